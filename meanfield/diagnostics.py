@@ -1,0 +1,201 @@
+r"""Diagnostics of token configurations (weighted point measures on the sphere).
+
+A measure is given as points ``x`` of shape (n, d) and optional weights of shape (n,)
+(default :math:`1/n`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+from scipy.special import logsumexp
+
+from ._checks import as_int, as_points, as_real_array, as_scalar
+
+__all__ = ["energy", "pairwise_cosines", "Clusters", "find_clusters", "first_moment"]
+
+_ROWS = 1 << 16  # elements of a pairwise tile
+
+
+def _measure(x, weights):
+    x = as_points(x, "x")
+    if weights is None:
+        return x, np.full(x.shape[0], 1.0 / x.shape[0])
+    w = as_real_array(weights, "weights", ndim=1)
+    if w.shape[0] != x.shape[0]:
+        raise ValueError(f"weights must have shape ({x.shape[0]},) to match x, got {w.shape}")
+    if np.any(w < 0):
+        raise ValueError(f"weights must be non-negative, got minimum {w.min():.3g}")
+    return x, w
+
+
+def _row_blocks(n):
+    step = max(1, _ROWS // max(n, 1))
+    return range(0, n, step), step
+
+
+def energy(x, beta, weights=None) -> float:
+    r"""Interaction energy :math:`E_\beta(\mu) = \frac{1}{2\beta}\iint e^{\beta\langle x,y\rangle}
+    d\mu(x)\,d\mu(y)`.
+
+    Computed as a chunked log-sum-exp, never holding an n x n array. At :math:`\beta = 0` it
+    returns the limit of :math:`E_\beta - \mu(S)^2/(2\beta)`, namely
+    :math:`\frac12 |\int y\,d\mu|^2`, which is the energy the :math:`\beta = 0` flow increases.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, d)
+    beta : float
+    weights : array_like, shape (n,), optional
+
+    Returns
+    -------
+    E : float
+
+    Raises
+    ------
+    ValueError
+        If the energy exceeds the float64 range (very large beta).
+    """
+    beta = as_scalar(beta, "beta", min_value=0.0)
+    x, w = _measure(x, weights)
+    if beta == 0.0:
+        m = w @ x
+        return 0.5 * float(m @ m)
+    keep = w > 0
+    x, logw = x[keep], np.log(w[keep])
+    blocks, step = _row_blocks(x.shape[0])
+    parts = [
+        logsumexp(beta * (x[s : s + step] @ x.T) + logw[s : s + step, None] + logw[None, :])
+        for s in blocks
+    ]
+    log_e = logsumexp(parts) - np.log(2.0 * beta)
+    if log_e >= np.log(np.finfo(float).max):
+        raise ValueError(f"energy overflows float64 at beta = {beta:g} (log E = {log_e:.1f})")
+    return float(np.exp(log_e))
+
+
+def pairwise_cosines(x, threshold: float = 0.999) -> dict:
+    """Summary of :math:`\\langle x_i, x_j\\rangle` over pairs i < j, in bounded memory.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, d), n >= 2
+    threshold : float
+        Pairs with cosine above it count as "together".
+
+    Returns
+    -------
+    dict
+        ``min``, ``mean``, ``max`` of the cosines, and ``fraction_above`` the threshold.
+    """
+    x, _ = _measure(x, None)
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError(f"x must hold at least 2 points for pairwise cosines, got {n}")
+    threshold = as_scalar(threshold, "threshold")
+    lo, hi, total, above = np.inf, -np.inf, 0.0, 0
+    blocks, step = _row_blocks(n)
+    for s in blocks:
+        c = x[s : s + step] @ x.T
+        i = np.arange(s, min(s + step, n))[:, None]
+        upper = c[np.arange(n)[None, :] > i]
+        if upper.size:
+            lo, hi = min(lo, upper.min()), max(hi, upper.max())
+            total += upper.sum()
+            above += int(np.count_nonzero(upper > threshold))
+    pairs = n * (n - 1) // 2
+    return {"min": float(lo), "mean": total / pairs, "max": float(hi), "fraction_above": above / pairs}
+
+
+def first_moment(x, weights=None) -> np.ndarray:
+    """Mean :math:`\\int y\\,d\\mu(y)`, shape (d,)."""
+    x, w = _measure(x, weights)
+    return w @ x
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """Clusters of a weighted point set.
+
+    Attributes
+    ----------
+    count : int
+    centres : ndarray, shape (count, d)
+        Unit vectors along each cluster's weighted mean, ordered by decreasing mass.
+    masses : ndarray, shape (count,)
+    labels : ndarray, shape (n,)
+        Cluster index of every point, -1 for points in clusters lighter than ``min_mass``.
+    """
+
+    count: int
+    centres: np.ndarray
+    masses: np.ndarray
+    labels: np.ndarray
+
+
+def find_clusters(x, weights=None, radius: float = 0.05, min_mass: float = 0.0) -> Clusters:
+    """Group points closer than ``radius`` (geodesic) into clusters.
+
+    Leader clustering on a k-d tree: each not-yet-assigned point becomes a leader and takes every
+    unassigned point within ``radius``; leaders closer than ``radius`` are then merged (connected
+    components). O(n log n) time, memory linear in n.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, d)
+    weights : array_like, shape (n,), optional
+        Default 1/n.
+    radius : float
+        Merging threshold, geodesic distance in radians (0 < radius <= pi).
+    min_mass : float
+        Clusters lighter than this are dropped (their points get label -1).
+
+    Returns
+    -------
+    Clusters
+    """
+    x, w = _measure(x, weights)
+    radius = as_scalar(radius, "radius", min_value=0.0, strict=True)
+    if radius > np.pi:
+        raise ValueError(f"radius must be at most pi, got {radius}")
+    min_mass = as_scalar(min_mass, "min_mass", min_value=0.0)
+    chord = 2.0 * np.sin(radius / 2.0)
+    leader_of = _leaders(x, chord)
+    leaders = np.unique(leader_of)
+    comp = _merge(x[leaders], chord)
+    lab = comp[np.searchsorted(leaders, leader_of)]
+    k = comp.max() + 1
+    masses = np.bincount(lab, weights=w, minlength=k)
+    sums = np.stack([np.bincount(lab, weights=w * x[:, j], minlength=k) for j in range(x.shape[1])], 1)
+    keep = np.flatnonzero(masses > min_mass) if min_mass > 0 else np.arange(k)
+    keep = keep[np.argsort(-masses[keep], kind="stable")]
+    relabel = np.full(k, -1)
+    relabel[keep] = np.arange(keep.size)
+    norms = np.linalg.norm(sums[keep], axis=1, keepdims=True)
+    centres = sums[keep] / np.where(norms > 0, norms, 1.0)
+    return Clusters(int(keep.size), centres, masses[keep], relabel[lab])
+
+
+def _leaders(x, chord):
+    tree = cKDTree(x)
+    leader_of = np.full(x.shape[0], -1)
+    for i in range(x.shape[0]):
+        if leader_of[i] >= 0:
+            continue
+        near = np.asarray(tree.query_ball_point(x[i], chord), dtype=int)
+        near = near[leader_of[near] < 0]
+        leader_of[near] = i
+        leader_of[i] = i
+    return leader_of
+
+
+def _merge(centres, chord):
+    k = centres.shape[0]
+    pairs = cKDTree(centres).query_pairs(chord, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
+    return connected_components(graph, directed=False)[1]
