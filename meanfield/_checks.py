@@ -104,4 +104,6 @@ def as_rng(rng, name: str = "rng") -> np.random.Generator:
         return rng
     if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
         return np.random.default_rng(rng)
-    raise ValueError(f"{name} must be an int seed, a numpy.random.Generator or None, got {_describe(rng)}")
+    raise ValueError(
+        f"{name} must be an int seed, a numpy.random.Generator or None, got {_describe(rng)}"
+    )

@@ -14,7 +14,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from scipy.special import logsumexp
 
-from ._checks import as_int, as_points, as_real_array, as_scalar
+from ._checks import as_points, as_real_array, as_scalar
 
 __all__ = ["energy", "pairwise_cosines", "Clusters", "find_clusters", "first_moment"]
 
@@ -109,7 +109,12 @@ def pairwise_cosines(x, threshold: float = 0.999) -> dict:
             total += upper.sum()
             above += int(np.count_nonzero(upper > threshold))
     pairs = n * (n - 1) // 2
-    return {"min": float(lo), "mean": total / pairs, "max": float(hi), "fraction_above": above / pairs}
+    return {
+        "min": float(lo),
+        "mean": total / pairs,
+        "max": float(hi),
+        "fraction_above": above / pairs,
+    }
 
 
 def first_moment(x, weights=None) -> np.ndarray:
@@ -171,7 +176,9 @@ def find_clusters(x, weights=None, radius: float = 0.05, min_mass: float = 0.0) 
     lab = comp[np.searchsorted(leaders, leader_of)]
     k = comp.max() + 1
     masses = np.bincount(lab, weights=w, minlength=k)
-    sums = np.stack([np.bincount(lab, weights=w * x[:, j], minlength=k) for j in range(x.shape[1])], 1)
+    sums = np.stack(
+        [np.bincount(lab, weights=w * x[:, j], minlength=k) for j in range(x.shape[1])], axis=1
+    )
     keep = np.flatnonzero(masses > min_mass) if min_mass > 0 else np.arange(k)
     keep = keep[np.argsort(-masses[keep], kind="stable")]
     relabel = np.full(k, -1)

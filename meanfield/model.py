@@ -102,7 +102,7 @@ class Attention:
     __hash__ = None
 
     def interaction(self, d: int) -> np.ndarray:
-        r"""The bilinear form :math:`A = \beta K^T Q` so that logits are :math:`\langle A x, y\rangle`.
+        r"""The bilinear form :math:`A = \beta K^T Q`; logits are :math:`\langle A x, y\rangle`.
 
         Returns
         -------

@@ -5,7 +5,8 @@ with :math:`\nu = d/2 - 1`:
 
 .. math::
     \gamma_\ell^{SA} = \frac{\ell(\ell+d-2)\, I_{\ell+\nu}(\beta)}{\beta\, I_\nu(\beta)}, \qquad
-    \gamma_\ell^{USA} = \frac{\ell(\ell+d-2)\, I_{\ell+\nu}(\beta)\,\Gamma(d/2)\,(2/\beta)^\nu}{\beta}.
+    \gamma_\ell^{USA} = \frac{\ell(\ell+d-2)\, I_{\ell+\nu}(\beta)\,\Gamma(d/2)\,
+                              (2/\beta)^\nu}{\beta}.
 
 Bessel functions are used in their exponentially scaled form (``scipy.special.ive``) so that
 large :math:`\beta` neither overflows nor loses the ratio to cancellation.

@@ -3,7 +3,8 @@ r"""Evaluators of the attention field for a weighted point measure.
 All evaluators compute the *ambient* field
 
 .. math::
-    F(x) = \frac{\sum_j w_j e^{\langle A x, y_j\rangle} V y_j}{\sum_j w_j e^{\langle A x, y_j\rangle}}
+    F(x) = \frac{\sum_j w_j e^{\langle A x, y_j\rangle} V y_j}
+                {\sum_j w_j e^{\langle A x, y_j\rangle}}
     \quad (\text{SA}), \qquad
     F(x) = \sum_j w_j e^{\langle A x, y_j\rangle} V y_j \quad (\text{USA}),
 
@@ -31,7 +32,7 @@ class UnnormalizedOverflowError(ValueError, OverflowError):
 
 
 def tangent(x: np.ndarray, F: np.ndarray) -> np.ndarray:
-    r"""Project ``F`` on the tangent spaces: :math:`P_x F = F - x\langle x, F\rangle`, shapes (..., d)."""
+    r"""Tangent projection :math:`P_x F = F - x\langle x, F\rangle`; shapes (..., d)."""
     return F - x * np.sum(x * F, axis=-1, keepdims=True)
 
 
@@ -102,7 +103,8 @@ def _unshift(num, shift):
     if np.max(top) >= _EXP_MAX:
         raise UnnormalizedOverflowError(
             "unnormalized attention (USA) overflows float64: beta * <Qx, Ky> reaches "
-            f"{float(np.max(shift)):.1f}, and e^{float(np.max(top)):.1f} exceeds the largest double "
+            f"{float(np.max(shift)):.1f}, and e^{float(np.max(top)):.1f} exceeds the largest "
+            "double "
             f"(e^{_EXP_MAX:.1f}); use normalized=True (SA) or a smaller beta"
         )
     return num * np.exp(shift)[:, None]
