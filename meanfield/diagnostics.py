@@ -146,9 +146,12 @@ class Clusters:
 def find_clusters(x, weights=None, radius: float = 0.05, min_mass: float = 0.0) -> Clusters:
     """Group points closer than ``radius`` (geodesic) into clusters.
 
-    Leader clustering on a k-d tree: each not-yet-assigned point becomes a leader and takes every
-    unassigned point within ``radius``; leaders closer than ``radius`` are then merged (connected
-    components). O(n log n) time, memory linear in n.
+    An approximation of single linkage at scale ``radius`` that never forms all pairs: each
+    not-yet-assigned point becomes a leader and takes every unassigned point within
+    ``radius / 2`` (so members of one group are closer than ``radius`` to each other); groups
+    whose leaders are closer than ``radius`` are then chained together (connected components).
+    Well-separated clusters (gaps wider than ``2 * radius``, diameters below ``radius``) are found
+    exactly. O(n log n) time and memory linear in n, even when all n points coincide.
 
     Parameters
     ----------
@@ -170,7 +173,7 @@ def find_clusters(x, weights=None, radius: float = 0.05, min_mass: float = 0.0) 
         raise ValueError(f"radius must be at most pi, got {radius}")
     min_mass = as_scalar(min_mass, "min_mass", min_value=0.0)
     chord = 2.0 * np.sin(radius / 2.0)
-    leader_of = _leaders(x, chord)
+    leader_of = _leaders(x, 2.0 * np.sin(radius / 4.0))
     leaders = np.unique(leader_of)
     comp = _merge(x[leaders], chord)
     lab = comp[np.searchsorted(leaders, leader_of)]

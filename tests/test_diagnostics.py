@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+import meanfield as mf
+from meanfield.diagnostics import energy, find_clusters, first_moment, pairwise_cosines
+
+
+def test_energy_matches_dense_sum():
+    rng = np.random.default_rng(0)
+    x = mf.sample_sphere(300, 3, rng)
+    w = rng.random(300)
+    beta = 2.5
+    dense = (w[:, None] * w[None, :] * np.exp(beta * x @ x.T)).sum() / (2 * beta)
+    assert energy(x, beta, w) == pytest.approx(dense, rel=1e-12)
+    assert energy(x, 0.0) == pytest.approx(0.5 * np.sum(x.mean(0) ** 2))
+
+
+def test_energy_at_large_beta():
+    x = np.tile([[0.0, 0.0, 1.0]], (4, 1))  # a single cluster: E = e^beta / (2 beta)
+    assert energy(x, 500.0) == pytest.approx(np.exp(500.0) / 1000.0, rel=1e-12)
+    with pytest.raises(ValueError, match="energy overflows"):
+        energy(x, 1000.0)
+
+
+def test_pairwise_cosines_match_brute_force():
+    x = mf.sample_sphere(257, 4, 1)
+    c = x @ x.T
+    iu = np.triu_indices(257, 1)
+    s = pairwise_cosines(x, threshold=0.5)
+    assert s["min"] == pytest.approx(c[iu].min())
+    assert s["max"] == pytest.approx(c[iu].max())
+    assert s["mean"] == pytest.approx(c[iu].mean())
+    assert s["fraction_above"] == pytest.approx(np.mean(c[iu] > 0.5))
+
+
+def test_clusters_of_known_configuration():
+    rng = np.random.default_rng(2)
+    centres = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0, -1.0]])
+    sizes = [50, 30, 20]
+    pts = np.concatenate(
+        [c + 0.005 * rng.standard_normal((s, 3)) for c, s in zip(centres, sizes, strict=True)]
+    )
+    pts /= np.linalg.norm(pts, axis=1, keepdims=True)
+    cl = find_clusters(pts, radius=0.1)
+    assert cl.count == 3
+    np.testing.assert_allclose(cl.masses, [0.5, 0.3, 0.2])
+    np.testing.assert_allclose(cl.centres, centres, atol=0.01)
+    assert np.all(cl.labels[:50] == 0) and np.all(cl.labels[-20:] == 2)
+    # a generous radius merges nothing here (clusters are pi/2 apart) but pi merges all
+    assert find_clusters(pts, radius=np.pi).count == 1
+    light = find_clusters(pts, radius=0.1, min_mass=0.25)
+    assert light.count == 2 and np.all(light.labels[-20:] == -1)
+
+
+def test_chain_of_leaders_merges():
+    """Points spaced 0.8*radius along an arc form one cluster (leaders closer than radius merge)."""
+    r = 0.1
+    s = np.arange(30) * 0.8 * r
+    pts = np.stack([np.cos(s), np.sin(s)], 1)
+    assert find_clusters(pts, radius=r).count == 1
+
+
+def test_first_moment():
+    x = np.array([[1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(first_moment(x, [0.25, 0.75]), [0.25, 0.75])
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: find_clusters(np.eye(3), radius=0.0), "radius must be > 0"),
+        (lambda: find_clusters(np.eye(3), weights=[1.0]), "weights must have shape"),
+        (lambda: pairwise_cosines(np.eye(3)[:1]), "at least 2 points"),
+        (lambda: energy(2 * np.eye(3), 1.0), "x must lie on the unit sphere"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
