@@ -1,0 +1,20 @@
+"""Each example runs in small mode; one or two of its numbers are pinned."""
+
+import numpy as np
+import pytest
+
+
+def test_particle_clustering(tmp_path):
+    import particle_clustering
+
+    res = particle_clustering.main(small=True, out=tmp_path)
+    # S^2, beta = 1: full collapse (DESIGN §1); S^1, beta = 9: a few clusters, as theory's
+    # fastest mode (l = 4 at beta = 9) predicts for the first ones, some merged by t = 10
+    assert res["sphere_clusters"] == 1
+    assert 2 <= res["circle_clusters"] <= 5
+    # one point mass has E = e^beta / (2 beta) = e / 2 at beta = 1; a uniform start about
+    # sinh(1) / 2 plus the diagonal's e / (2n)
+    assert res["sphere_energy_end"] == pytest.approx(np.e / 2, rel=1e-4)
+    assert res["sphere_energy_start"] == pytest.approx(np.sinh(1) / 2 + np.e / 128, rel=0.05)
+    for name in ["circle_tokens.png", "sphere_tokens_start.png", "sphere_tokens_end.png"]:
+        assert (tmp_path / name).stat().st_size > 10_000
