@@ -6,6 +6,7 @@ mean-field PDE (discontinuous Galerkin on spherical meshes).
 """
 
 from . import diagnostics, theory
+from .compare import wasserstein
 from .model import Attention
 from .particles import sample_sphere
 from .solve import Trajectory, solve_particles
@@ -17,5 +18,6 @@ __all__ = [
     "sample_sphere",
     "solve_particles",
     "theory",
+    "wasserstein",
 ]
 __version__ = "0.1.0"
