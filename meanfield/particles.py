@@ -15,6 +15,7 @@ from scipy.integrate import solve_ivp
 from ._checks import as_int, as_points, as_rng, as_scalar, as_times, choose
 from .model import Attention
 from .velocity import EVALUATORS, tangent
+from .velocity import _unshift as unshift
 
 __all__ = [
     "sample_sphere",
@@ -62,19 +63,67 @@ def normalize(x: np.ndarray) -> np.ndarray:
 
 
 def token_rhs(model, velocity: str = "auto", **options):
-    r"""The token ODE right-hand side ``f(x) -> (n, d)`` for states ``x`` of shape (n, d).
+    r"""The token ODE right-hand side ``f(x)`` for states of shape (n, d) or (B, n, d).
 
     ``f`` evaluates the field at :math:`x/|x|` (a smooth extension off the sphere), so Runge–Kutta
-    stages that leave the sphere by :math:`O(h^2)` keep the scheme's order.
+    stages that leave the sphere by :math:`O(h^2)` keep the scheme's order. A leading batch
+    axis holds B independent token systems (each its own empirical measure).
     """
     evaluator = EVALUATORS[velocity]
 
+    def single(u):
+        w = np.full(u.shape[0], 1.0 / u.shape[0])
+        return evaluator(model, u, u, w, **options)
+
     def f(x):
         u = normalize(x)
-        w = np.full(u.shape[0], 1.0 / u.shape[0])
-        return tangent(u, evaluator(model, u, u, w, **options))
+        if u.ndim == 2:
+            return tangent(u, single(u))
+        if velocity != "spectral" and u.shape[1] ** 2 <= BATCH_TILE:
+            return tangent(u, batched_self_field(model, u))
+        return tangent(u, np.stack([single(ui) for ui in u]))
 
     return f
+
+
+#: Elements of the (b, n, n) logits block the batched evaluator holds at a time.
+BATCH_TILE = 1 << 18
+
+
+def batched_self_field(model, x) -> np.ndarray:
+    r"""Ambient self-interaction field of B token systems at once, :math:`w_j = 1/n`.
+
+    Vectorised over the batch with stacked matrix products; memory is bounded by
+    :data:`BATCH_TILE` elements of logits (batch members are processed in groups).
+
+    Parameters
+    ----------
+    model : Attention
+    x : ndarray, shape (B, n, d)
+
+    Returns
+    -------
+    F : ndarray, shape (B, n, d)
+        Before the tangent projection (see :func:`meanfield.velocity.tangent`).
+    """
+    B, n, d = x.shape
+    z = x @ model.interaction(d).T
+    vy = x @ (model.value(d).T / n)
+    group = max(1, BATCH_TILE // (n * n))
+    out = np.empty_like(x)
+    for s in range(0, B, group):
+        logits = z[s : s + group] @ x[s : s + group].transpose(0, 2, 1)
+        shift = logits.max(axis=2, keepdims=True)
+        logits -= shift
+        np.exp(logits, out=logits)
+        num = logits @ vy[s : s + group]
+        if model.normalized:
+            out[s : s + group] = num / (logits.sum(axis=2, keepdims=True) / n)
+        else:
+            b = num.shape[0]
+            flat = unshift(num.reshape(b * n, d), shift.reshape(b * n))
+            out[s : s + group] = flat.reshape(b, n, d)
+    return out
 
 
 def auto_dt(model, d: int) -> float:
@@ -163,8 +212,8 @@ class Trajectory:
     ----------
     t : ndarray, shape (T,)
         Output times.
-    x : ndarray, shape (T, n, d)
-        Token positions at the output times.
+    x : ndarray, shape (T, n, d) or (T, B, n, d)
+        Token positions at the output times (B ensembles when batched).
     method : str
         Time-stepping scheme used.
     stats : dict
@@ -206,8 +255,9 @@ def solve_particles(
     Parameters
     ----------
     model : Attention
-    x0 : array_like, shape (n, d)
-        Initial tokens on the unit sphere, at time ``t_eval[0]``.
+    x0 : array_like, shape (n, d) or (B, n, d)
+        Initial tokens on the unit sphere, at time ``t_eval[0]``. A leading axis holds B
+        independent ensembles, advanced together (vectorised).
     t_eval : array_like, shape (T,)
         Non-decreasing output times; the first is the initial time.
     dt : float, optional
@@ -224,13 +274,13 @@ def solve_particles(
     Returns
     -------
     Trajectory
-        ``.t`` (T,), ``.x`` (T, n, d).
+        ``.t`` (T,), ``.x`` (T, n, d), or (T, B, n, d) for batched ``x0``.
     """
     if not isinstance(model, Attention):
         raise ValueError(f"model must be a meanfield.Attention, got {type(model).__name__}")
     choose(method, "method", PARTICLE_METHODS)
     choose(velocity, "velocity", EVALUATORS)
-    x0 = as_points(x0, "x0", d=model.dim)
+    x0 = as_points(x0, "x0", d=model.dim, batched=True)
     t = as_times(t_eval)
     if dt is None:
         step = auto_dt(model, x0.shape[-1])

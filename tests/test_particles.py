@@ -115,3 +115,29 @@ def test_bad_input(kwargs, match):
 def test_sample_sphere_bad_input(args, match):
     with pytest.raises(ValueError, match=match):
         mf.sample_sphere(*args)
+
+
+@pytest.mark.parametrize("normalized", [True, False])
+def test_batched_matches_one_by_one(normalized):
+    rng = np.random.default_rng(8)
+    x0 = mf.sample_sphere(5 * 16, 3, rng).reshape(5, 16, 3)
+    model = mf.Attention(3.0, V=np.eye(3) + 0.2 * rng.standard_normal((3, 3)), normalized=normalized)
+    t = [0.0, 0.5, 1.0]
+    batched = mf.solve_particles(model, x0, t, dt=0.01)
+    assert batched.x.shape == (3, 5, 16, 3)
+    for b in range(5):
+        single = mf.solve_particles(model, x0[b], t, dt=0.01)
+        np.testing.assert_allclose(batched.x[:, b], single.x, rtol=0, atol=1e-13)
+    assert np.abs(batched.x[-1] - x0).max() > 1e-2
+
+
+def test_batched_dop853_and_memory_grouping(monkeypatch):
+    """Groups of the batch are processed separately when the logits block would be too big."""
+    import meanfield.particles as P
+
+    x0 = mf.sample_sphere(4 * 10, 2, 9).reshape(4, 10, 2)
+    model = mf.Attention(2.0)
+    ref = mf.solve_particles(model, x0, [0.0, 1.0], method="dop853")
+    monkeypatch.setattr(P, "BATCH_TILE", 100)  # one member (10 x 10 logits) per group
+    grouped = mf.solve_particles(model, x0, [0.0, 1.0], dt=0.01)
+    np.testing.assert_allclose(grouped.x, ref.x, atol=1e-8)
