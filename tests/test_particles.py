@@ -121,7 +121,8 @@ def test_sample_sphere_bad_input(args, match):
 def test_batched_matches_one_by_one(normalized):
     rng = np.random.default_rng(8)
     x0 = mf.sample_sphere(5 * 16, 3, rng).reshape(5, 16, 3)
-    model = mf.Attention(3.0, V=np.eye(3) + 0.2 * rng.standard_normal((3, 3)), normalized=normalized)
+    V = np.eye(3) + 0.2 * rng.standard_normal((3, 3))
+    model = mf.Attention(3.0, V=V, normalized=normalized)
     t = [0.0, 0.5, 1.0]
     batched = mf.solve_particles(model, x0, t, dt=0.01)
     assert batched.x.shape == (3, 5, 16, 3)
