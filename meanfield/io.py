@@ -1,0 +1,118 @@
+"""Files: atomic writes, ``.npz`` arrays, and VTK time series (``.vtu`` frames + ``.pvd``).
+
+Every writer goes through :func:`atomic_write`: the data is written to a temporary file in the
+target directory and moved into place with ``os.replace``, so a crash never leaves a
+half-written file behind and readers see either the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+
+__all__ = ["atomic_write", "save_npz", "load_npz", "save_json", "write_vtu", "write_pvd"]
+
+
+def atomic_write(path, write, suffix: str | None = None) -> Path:
+    """Call ``write(tmp_path)`` then move ``tmp_path`` onto ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Final location.
+    write : callable
+        Receives a temporary path (same directory, same suffix) and writes the file there.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix
+    )
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_npz(path, **arrays) -> Path:
+    """Save arrays to ``path`` (``.npz``) atomically; nothing is pickled."""
+    clean = {k: np.asarray(v) for k, v in arrays.items()}
+    for k, v in clean.items():
+        if v.dtype == object:
+            raise ValueError(f"array {k!r} has dtype object, which npz cannot store without pickle")
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **clean)
+
+    return atomic_write(path, write)
+
+
+def load_npz(path) -> dict:
+    """Load every array of an ``.npz`` file (``allow_pickle=False``)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def save_json(path, obj) -> Path:
+    """Write ``obj`` as indented JSON atomically."""
+
+    def write(tmp):
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+
+    return atomic_write(path, write)
+
+
+def _jsonable(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"cannot write {type(v).__name__} to JSON")
+
+
+def write_vtu(path, points, cells, cell_type, point_data=None, cell_data=None) -> Path:
+    """Write an unstructured grid (``.vtu``) with pyvista, atomically.
+
+    Parameters
+    ----------
+    points : ndarray, shape (P, 3)
+    cells : ndarray of int, shape (C, k)
+        Vertex indices per cell.
+    cell_type : int
+        VTK cell type (e.g. ``pyvista.CellType.TRIANGLE``), the same for every cell.
+    point_data, cell_data : dict of str -> ndarray, optional
+    """
+    import pyvista as pv
+
+    cells = np.asarray(cells, dtype=np.int64)
+    flat = np.hstack([np.full((cells.shape[0], 1), cells.shape[1]), cells]).ravel()
+    grid = pv.UnstructuredGrid(flat, np.full(cells.shape[0], cell_type, np.uint8), points)
+    for k, v in (point_data or {}).items():
+        grid.point_data[k] = np.asarray(v)
+    for k, v in (cell_data or {}).items():
+        grid.cell_data[k] = np.asarray(v)
+    return atomic_write(path, lambda tmp: grid.save(str(tmp), binary=True))
+
+
+def write_pvd(path, frames) -> Path:
+    """Write a ParaView collection file listing ``(time, file)`` frames (paths relative to it)."""
+    rows = "\n".join(
+        f'    <DataSet timestep="{float(t)!r}" group="" part="0" file={quoteattr(str(f))}/>'
+        for t, f in frames
+    )
+    text = (
+        '<?xml version="1.0"?>\n'
+        '<VTKFile type="Collection" version="0.1" byte_order="LittleEndian">\n'
+        f"  <Collection>\n{rows}\n  </Collection>\n</VTKFile>\n"
+    )
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
