@@ -1,7 +1,8 @@
-r"""Diagnostics of token configurations (weighted point measures on the sphere).
+r"""Diagnostics of measures on the sphere: token configurations and densities.
 
-A measure is given as points ``x`` of shape (n, d) and optional weights of shape (n,)
-(default :math:`1/n`).
+A measure is given as points ``x`` of shape (n, d) with optional weights of shape (n,)
+(default :math:`1/n`), or as a :class:`~meanfield.dg.Density`, whose quadrature measure
+:math:`\sum_q w_q \rho(x_q) \delta_{x_q}` is used (so integrals are exact to quadrature).
 """
 
 from __future__ import annotations
@@ -16,12 +17,23 @@ from scipy.special import logsumexp
 
 from ._checks import as_points, as_real_array, as_scalar
 
-__all__ = ["energy", "pairwise_cosines", "Clusters", "find_clusters", "first_moment"]
+__all__ = [
+    "energy",
+    "pairwise_cosines",
+    "Clusters",
+    "find_clusters",
+    "first_moment",
+    "second_moment",
+    "mode_amplitude",
+]
 
 _ROWS = 1 << 16  # elements of a pairwise tile
 
 
 def _measure(x, weights):
+    if hasattr(x, "quadrature_measure"):
+        pts, w = x.quadrature_measure()
+        return np.asarray(pts, float), np.clip(np.asarray(w, float), 0.0, None)
     x = as_points(x, "x")
     if weights is None:
         return x, np.full(x.shape[0], 1.0 / x.shape[0])
@@ -121,6 +133,23 @@ def first_moment(x, weights=None) -> np.ndarray:
     """Mean :math:`\\int y\\,d\\mu(y)`, shape (d,)."""
     x, w = _measure(x, weights)
     return w @ x
+
+
+def second_moment(x, weights=None) -> np.ndarray:
+    """Second moment :math:`\\int y y^T\\,d\\mu(y)`, shape (d, d)."""
+    x, w = _measure(x, weights)
+    return (x * w[:, None]).T @ x
+
+
+def mode_amplitude(x, ell: int, m: int = 0, weights=None) -> float:
+    r"""Projection :math:`\int Y_{\ell m}\,d\mu` on a real orthonormal harmonic (d = 2, 3).
+
+    See :func:`meanfield.harmonics.real_harmonic` for the convention.
+    """
+    from .harmonics import real_harmonic
+
+    x, w = _measure(x, weights)
+    return float(w @ real_harmonic(ell, m, x))
 
 
 @dataclass(frozen=True)

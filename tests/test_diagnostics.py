@@ -77,3 +77,14 @@ def test_first_moment():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_moments_and_mode_amplitude():
+    rng = np.random.default_rng(9)
+    x = mf.sample_sphere(50, 3, rng)
+    w = rng.random(50)
+    from meanfield.diagnostics import mode_amplitude, second_moment
+
+    np.testing.assert_allclose(second_moment(x, w), np.einsum("i,ij,ik->jk", w, x, x))
+    # Y_10 = sqrt(3 / 4 pi) z
+    assert mode_amplitude(x, 1, 0, w) == pytest.approx(np.sqrt(3 / (4 * np.pi)) * (w @ x[:, 2]))
