@@ -1,0 +1,127 @@
+"""The ``meanfield`` command line.
+
+Each subcommand is one function ``add_<name>(subparsers)`` that declares its arguments and sets
+``handler`` to the function doing the work, ``handler(args) -> int``. Adding a subcommand
+(``run``, ``validate``, ``plot``) means writing those two functions and listing the first in
+:data:`SUBCOMMANDS`; :func:`main` does the rest.
+
+Exit codes: 0 success; 2 bad input (ValueError, a missing file, invalid TOML, bad arguments),
+reported as one ``error: ...`` line on stderr without a traceback; 1 an internal failure
+(traceback printed) or a missing optional dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+__all__ = ["main", "SUBCOMMANDS"]
+
+
+class _UsageError(Exception):
+    """Bad command-line arguments (argparse's own errors), reported as exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print usage and exit; we want one line
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+# ----------------------------------------------------------------------------------- sweep
+
+
+def add_sweep(subparsers) -> None:
+    """``meanfield sweep SWEEP.toml [--scheduler ADDRESS] [--out DIR] [--quiet]``."""
+    p = subparsers.add_parser(
+        "sweep",
+        help="run a parameter sweep on Dask",
+        description=(
+            "Run every grid point of SWEEP.toml on a Dask cluster and append one row per point "
+            "to OUT/results.csv; completed points are skipped on rerun."
+        ),
+    )
+    p.add_argument("spec", metavar="SWEEP.toml", help="sweep specification (TOML)")
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="Dask scheduler address (default: start a LocalCluster on 127.0.0.1)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", default=None, help="output directory (default: spec's out)"
+    )
+    p.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default 2)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(handler=run_sweep)
+
+
+def run_sweep(args) -> int:
+    from .sweep import sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    summary = sweep(
+        args.spec,
+        out=args.out,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+        n_workers=args.workers,
+    )
+    if not args.quiet:
+        print(
+            f"{summary.total} points: {summary.computed} computed "
+            f"({summary.failed} failed), {summary.skipped} already done, "
+            f"{summary.wall_s:.1f} s -> {summary.table}"
+        )
+    return 0
+
+
+#: Functions adding one subcommand each, in the order ``--help`` lists them.
+SUBCOMMANDS = [add_sweep]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand of :data:`SUBCOMMANDS`."""
+    from . import __version__
+
+    parser = _Parser(
+        prog="meanfield",
+        description="Transformers as interacting particle systems on the sphere.",
+    )
+    parser.add_argument("--version", action="version", version=f"meanfield {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 internal failure, 2 bad input)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args))
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0)
+    except (_UsageError, ValueError, FileNotFoundError, IsADirectoryError) as exc:
+        print(f"error: {_line(exc)}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(f"error: {_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: keep the traceback for the report
+        traceback.print_exc()
+        print(f"error: internal failure: {_line(exc)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
