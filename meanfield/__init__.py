@@ -10,6 +10,7 @@ from .compare import wasserstein
 from .model import Attention
 from .particles import sample_sphere
 from .solve import Trajectory, solve_particles
+from .sweep import sweep
 
 __all__ = [
     "Attention",
@@ -17,6 +18,7 @@ __all__ = [
     "diagnostics",
     "sample_sphere",
     "solve_particles",
+    "sweep",
     "theory",
     "wasserstein",
 ]
