@@ -18,3 +18,20 @@ def test_particle_clustering(tmp_path):
     assert res["sphere_energy_start"] == pytest.approx(np.sinh(1) / 2 + np.e / 128, rel=0.05)
     for name in ["circle_tokens.png", "sphere_tokens_start.png", "sphere_tokens_end.png"]:
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_mode_selection(tmp_path):
+    import mode_selection
+
+    res = mode_selection.main(small=True, out=tmp_path)
+    # DESIGN §3 table (d = 2): fastest mode 3 at beta = 4 and 4 at beta = 9
+    assert res["fastest_mode"] == [3, 4]
+    assert res["clusters"] == res["fastest_mode"]
+    assert (tmp_path / "mode_selection.png").stat().st_size > 10_000
+
+
+def test_first_plateau_skips_transients():
+    from mode_selection import first_plateau
+
+    assert first_plateau([1, 1, 4, 6, 6, 3, 3, 3, 3]) == 3
+    assert first_plateau([1, 1, 2, 2]) == 2  # never holds 3 frames: the last count
