@@ -129,11 +129,50 @@ class VonMisesFisher:
         object.__setattr__(self, "kappa", k)
         object.__setattr__(self, "_w", w / w.sum())
 
+    def sample(self, n, rng=None) -> np.ndarray:
+        """Draw ``n`` points exactly from the mixture (S^1: NumPy's von Mises; S^2: Wood's
+        inversion :math:`w = 1 + \\log(u + (1-u)e^{-2\\kappa})/\\kappa`), shape (n, d)."""
+        n = as_int(n, "n", min_value=1)
+        g = as_rng(rng)
+        d = self.centres.shape[1]
+        if d not in (2, 3):
+            raise ValueError(f"sampling a von Mises-Fisher mixture needs d = 2 or 3, got {d}")
+        comp = g.choice(self.centres.shape[0], size=n, p=self._w)
+        out = np.empty((n, d))
+        for k in range(self.centres.shape[0]):
+            idx = np.flatnonzero(comp == k)
+            out[idx] = _sample_vmf(self.centres[k], self.kappa[k], idx.size, g)
+        return out
+
     def __call__(self, x) -> np.ndarray:
         x = as_points(x, "x", d=self.centres.shape[1])
         log_c = _log_vmf_normaliser(self.kappa, x.shape[1]) + self.kappa
         expo = self.kappa[None, :] * (x @ self.centres.T - 1.0)
         return np.exp(expo + log_c[None, :]) @ self._w
+
+
+def _sample_vmf(mu, kappa, n, g):
+    if mu.shape[0] == 2:
+        theta = np.arctan2(mu[1], mu[0]) + g.vonmises(0.0, kappa, n)  # uniform at kappa = 0
+        return np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    u = g.random(n)
+    if kappa > 0:
+        w = 1.0 + np.log(u + (1.0 - u) * np.exp(-2.0 * kappa)) / kappa
+    else:
+        w = 2.0 * u - 1.0
+    w = np.clip(w, -1.0, 1.0)
+    phi = g.uniform(0.0, 2.0 * np.pi, n)
+    r = np.sqrt(1.0 - w * w)
+    local = np.stack([r * np.cos(phi), r * np.sin(phi), w], axis=1)
+    return local @ _frame(mu).T
+
+
+def _frame(mu):
+    """Rotation whose third column is ``mu``."""
+    helper = np.array([1.0, 0.0, 0.0]) if abs(mu[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    e1 = np.cross(mu, helper)
+    e1 /= np.linalg.norm(e1)
+    return np.stack([e1, np.cross(mu, e1), mu], axis=1)
 
 
 @dataclass(frozen=True)

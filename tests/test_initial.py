@@ -112,3 +112,17 @@ def test_white_noise_is_seeded():
 def test_bad_input(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_vmf_sampling_matches_density_moments(d):
+    """Sample mean and second moment against quadrature of the density itself."""
+    centres = [[0, 1.0], [1.0, 0]] if d == 2 else [[0, 0, 1.0], [1.0, 0, 0]]
+    f = VonMisesFisher(centres, kappa=[4.0, 20.0], weights=[2, 1])
+    x = f.sample(200_000, np.random.default_rng(0))
+    pts, w = circle_rule(4096) if d == 2 else sphere_rule(96)
+    rho = w * f(pts)
+    m1, m2 = rho @ pts, (pts * rho[:, None]).T @ pts
+    np.testing.assert_allclose(x.mean(0), m1, atol=4 / np.sqrt(200_000))
+    np.testing.assert_allclose(x.T @ x / len(x), m2, atol=4 / np.sqrt(200_000))
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-14)
