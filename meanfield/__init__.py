@@ -7,16 +7,23 @@ mean-field PDE (discontinuous Galerkin on spherical meshes).
 
 from . import diagnostics, theory
 from .compare import wasserstein
+from .dg import DG, Density
+from .mesh import SphereMesh
 from .model import Attention
 from .particles import sample_sphere
-from .solve import Trajectory, solve_particles
+from .solve import DensitySolution, Trajectory, solve_density, solve_particles
 from .sweep import sweep
 
 __all__ = [
     "Attention",
+    "DG",
+    "Density",
+    "DensitySolution",
+    "SphereMesh",
     "Trajectory",
     "diagnostics",
     "sample_sphere",
+    "solve_density",
     "solve_particles",
     "sweep",
     "theory",
