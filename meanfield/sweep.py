@@ -85,6 +85,7 @@ __all__ = [
     "load_spec",
     "point_key",
     "sweep",
+    "local_cluster",
     "SweepSummary",
     "ResultTable",
     "read_results",
@@ -633,6 +634,37 @@ def _require_distributed():
     return distributed
 
 
+def local_cluster(n_workers: int | None = None, processes: bool = True):
+    """A ``dask.distributed.LocalCluster`` reachable from this machine only.
+
+    Scheduler, workers and dashboard listen on 127.0.0.1 (the dashboard on a free port), over
+    TCP even for thread workers.
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Default min(2, CPUs); one thread each.
+    processes : bool
+        Workers as processes (True) or as threads of this process (False, starts faster).
+
+    Returns
+    -------
+    distributed.LocalCluster
+        Use it as a context manager to shut it down.
+    """
+    distributed = _require_distributed()
+    workers = n_workers if n_workers is not None else max(1, min(2, os.cpu_count() or 1))
+    return distributed.LocalCluster(
+        n_workers=as_int(workers, "n_workers", min_value=1),
+        threads_per_worker=1,
+        processes=bool(processes),
+        host="127.0.0.1",
+        protocol="tcp",  # thread workers would otherwise use inproc://
+        dashboard_address="127.0.0.1:0",  # None would still open one, on port 8787
+        silence_logs=40,
+    )
+
+
 @contextlib.contextmanager
 def _client(scheduler, n_workers, processes):
     """A distributed Client: a new loopback LocalCluster, an address, or one given."""
@@ -641,22 +673,19 @@ def _client(scheduler, n_workers, processes):
         yield scheduler
         return
     if scheduler is None:
-        workers = n_workers if n_workers is not None else max(1, min(2, os.cpu_count() or 1))
-        workers = as_int(workers, "n_workers", min_value=1)
-        cluster = distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=processes,
-            host="127.0.0.1",
-            protocol="tcp",  # also for thread workers, which would otherwise use inproc://
-            dashboard_address=None,
-            silence_logs=40,
-        )
-        with cluster, distributed.Client(cluster) as client:
+        with local_cluster(n_workers, processes) as cluster, distributed.Client(cluster) as client:
             yield client
         return
-    if isinstance(scheduler, str | distributed.deploy.Cluster):
+    if isinstance(scheduler, distributed.deploy.Cluster):
         with distributed.Client(scheduler) as client:
+            yield client
+        return
+    if isinstance(scheduler, str):
+        try:
+            client = distributed.Client(scheduler)
+        except (OSError, TimeoutError) as exc:
+            raise ValueError(f"scheduler: cannot connect to {scheduler!r} ({exc})") from None
+        with client:
             yield client
         return
     raise ValueError(
