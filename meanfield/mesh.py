@@ -543,9 +543,10 @@ def _orient(p, c):
     if neg.any():
         minority = np.flatnonzero(neg) if neg.sum() <= (~neg).sum() else np.flatnonzero(~neg)
         way = "clockwise" if neg.sum() <= (~neg).sum() else "counterclockwise"
+        which = f"cell {minority[0]} is" if minority.size == 1 else "cells are"
         raise ValueError(
-            f"cells: cell {_listing(minority)} is flipped: its vertices run {way} seen from "
-            f"outside, unlike the other {c.shape[0] - minority.size} cells"
+            f"cells: {which} flipped: its vertices run {way} seen from outside, unlike the "
+            f"other {c.shape[0] - minority.size} cells (flipped: {_listing(minority)})"
         )
     return c
 
