@@ -50,6 +50,9 @@ may return under the ``"artifact"`` key. Every other returned value must be a sc
 their columns (``particles.``, ``density.``); its parameter table is the union of theirs.
 Changing a task's parameters (adding one with a default included) changes the keys, so old rows
 are then recomputed rather than silently reused.
+
+Note: ``meanfield.sweep`` is the function (re-exported by the package); import this module's
+other names with ``from meanfield.sweep import read_results, register_task, ...``.
 """
 
 from __future__ import annotations
