@@ -15,14 +15,26 @@ signature ``fn(model, x, y, w, **options) -> F`` (shapes (m, d), (n, d), (n,) ->
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from ._checks import as_int, as_points, as_real_array, choose
 
-__all__ = ["evaluate", "direct_field", "tangent", "EVALUATORS", "UnnormalizedOverflowError"]
+__all__ = [
+    "evaluate",
+    "direct_field",
+    "tangent",
+    "matmul_rows",
+    "EVALUATORS",
+    "UnnormalizedOverflowError",
+]
 
 #: Elements of one logits tile (rows x columns) held at a time by the direct evaluator.
 DIRECT_TILE = 1 << 16
+#: Products up to this many multiply-adds run single-threaded in OpenBLAS.
+_BLAS_SERIAL_MNK = 65536 * 4
 #: Largest exponent whose exponential is finite in float64.
 _EXP_MAX = np.log(np.finfo(float).max)
 
@@ -31,17 +43,31 @@ class UnnormalizedOverflowError(ValueError, OverflowError):
     """USA weights :math:`e^{\\beta\\langle Qx,Ky\\rangle}` exceed the float64 range."""
 
 
+def matmul_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for a tall ``a`` (m, k) and small ``b`` (k, p), in row blocks.
+
+    Each block stays below the size at which OpenBLAS starts its own threads: for thin products
+    those threads cost far more than the work (and interfere with ours).
+    """
+    out = np.empty((a.shape[0], b.shape[1]))
+    step = max(1, _BLAS_SERIAL_MNK // max(1, a.shape[1] * b.shape[1]))
+    for s in range(0, a.shape[0], step):
+        np.matmul(a[s : s + step], b, out=out[s : s + step])
+    return out
+
+
 def tangent(x: np.ndarray, F: np.ndarray) -> np.ndarray:
     r"""Tangent projection :math:`P_x F = F - x\langle x, F\rangle`; shapes (..., d)."""
     return F - x * np.sum(x * F, axis=-1, keepdims=True)
 
 
-def direct_field(model, x, y, w, chunk_size: int | None = None) -> np.ndarray:
+def direct_field(model, x, y, w, chunk_size: int | None = None, workers: int | None = None):
     r"""Ambient field by direct summation, O(m n) exponentials in bounded memory.
 
     Logits are processed in tiles of at most ``chunk_size`` elements with an online
     (max-shifted) softmax, so nothing of size m x n is ever allocated and large
-    :math:`\beta` cannot overflow in SA.
+    :math:`\beta` cannot overflow in SA. Blocks of targets run on a shared thread pool
+    (NumPy's ufuncs and BLAS release the GIL), each with its own tile.
 
     Parameters
     ----------
@@ -53,7 +79,11 @@ def direct_field(model, x, y, w, chunk_size: int | None = None) -> np.ndarray:
     w : ndarray, shape (n,)
         Non-negative source weights.
     chunk_size : int, optional
-        Tile size in elements (default :data:`DIRECT_TILE`).
+        Largest tile in elements (default :data:`DIRECT_TILE`; also capped so that each tile's
+        products, about ``chunk_size * (d + 1)`` multiply-adds, stay single-threaded in BLAS).
+        Peak memory is about ``workers * chunk_size`` doubles beyond the inputs.
+    workers : int, optional
+        Threads (default ``os.cpu_count()``); 1 runs serially.
 
     Returns
     -------
@@ -64,35 +94,83 @@ def direct_field(model, x, y, w, chunk_size: int | None = None) -> np.ndarray:
     y, w = y[keep], w[keep]
     m, d = x.shape
     n = y.shape[0]
-    z = x @ model.interaction(d).T
-    wVy = w[:, None] * (y @ model.value(d).T)
-    cols = min(n, max(1, tile))
+    z = matmul_rows(x, model.interaction(d).T)
+    # one product gives numerator (first d columns) and denominator (last column)
+    rhs = np.empty((n, d + 1))
+    rhs[:, :d] = matmul_rows(y, model.value(d).T)
+    rhs[:, :d] *= w[:, None]
+    rhs[:, d] = w
+    # keep each tile's products below the size at which OpenBLAS starts its own threads: they
+    # fight with ours, and on a busy machine they slow thin products down tenfold
+    tile = max(1, min(tile, _BLAS_SERIAL_MNK // (d + 1)))
+    # a few rows per tile keep the logits product efficient for large d; the exp dominates
+    cols = min(n, max(1, tile // (4 * d), min(256, tile)))
     rows = max(1, tile // cols)
     out = np.empty((m, d))
-    for s in range(0, m, rows):
-        out[s : s + rows] = _tile_rows(z[s : s + rows], y, w, wVy, cols, model.normalized)
+
+    def run(block):
+        buf = np.empty(rows * cols)
+        for s in range(block.start, block.stop, rows):
+            t = slice(s, min(s + rows, block.stop))
+            out[t] = _tile_rows(z[t], y, rhs, cols, model.normalized, buf)
+
+    parallel_blocks(run, m, rows, work=m * n, workers=workers)
     return out
 
 
-def _tile_rows(z, y, w, wVy, cols, normalized):
-    r = z.shape[0]
+#: Below this many pairs (or spectral point-harmonics) a call runs on the calling thread.
+PARALLEL_MIN_WORK = 1 << 20
+_POOL: list = []
+
+
+def _executor():
+    """The shared thread pool (created on first use, ``os.cpu_count()`` threads)."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="meanfield"))
+    return _POOL[0]
+
+
+def parallel_blocks(fn, m: int, align: int, work: float, workers: int | None = None) -> None:
+    """Call ``fn(slice)`` on contiguous blocks covering ``range(m)``, in parallel when worth it.
+
+    Blocks are multiples of ``align`` rows, about four per worker for load balance; ``workers``
+    tasks each take every ``workers``-th block. Everything runs on the calling thread when
+    ``work`` (a count of elementary operations) is below :data:`PARALLEL_MIN_WORK` or one
+    worker is asked for.
+    """
+    cpus = os.cpu_count() or 1
+    nw = cpus if workers is None else min(cpus, as_int(workers, "workers", min_value=1))
+    if nw == 1 or work < PARALLEL_MIN_WORK or m <= align:
+        fn(slice(0, m))
+        return
+    size = align * max(1, -(-m // (4 * nw * align)))
+    blocks = [slice(s, min(s + size, m)) for s in range(0, m, size)]
+
+    def task(k):
+        for b in blocks[k::nw]:
+            fn(b)
+
+    for f in [_executor().submit(task, k) for k in range(min(nw, len(blocks)))]:
+        f.result()
+
+
+def _tile_rows(z, y, rhs, cols, normalized, buf):
+    r, d = z.shape
     shift = np.full(r, -np.inf)
-    num = np.zeros((r, y.shape[1]))
-    den = np.zeros(r)
+    acc = np.zeros((r, d + 1))
     for c in range(0, y.shape[0], cols):
-        logits = z @ y[c : c + cols].T
+        yc = y[c : c + cols]
+        logits = buf[: r * yc.shape[0]].reshape(r, yc.shape[0])
+        np.matmul(z, yc.T, out=logits)
         new = np.maximum(shift, logits.max(axis=1))
-        rescale = np.exp(shift - new)  # exp(-inf) = 0 on the first tile
-        num *= rescale[:, None]
-        den *= rescale
+        acc *= np.exp(shift - new)[:, None]  # exp(-inf) = 0 on the first tile
         logits -= new[:, None]
         np.exp(logits, out=logits)
-        num += logits @ wVy[c : c + cols]
-        den += logits @ w[c : c + cols]
+        acc += logits @ rhs[c : c + cols]
         shift = new
     if normalized:
-        return num / den[:, None]
-    return _unshift(num, shift)
+        return acc[:, :d] / acc[:, d:]
+    return _unshift(acc[:, :d], shift)
 
 
 def _unshift(num, shift):
