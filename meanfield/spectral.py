@@ -38,8 +38,7 @@ weight :math:`W = \int d\mu`, so the absolute error of :math:`\tilde D, \tilde N
 of the field at a target is that divided by :math:`\tilde D`. :math:`\tilde D` is small when
 no source lies near the direction :math:`\hat z` (it can be as small as :math:`W e^{-2r}`):
 targets whose estimated relative error exceeds ``fallback`` are recomputed by direct
-summation, so the result is
-accurate whatever the configuration.
+summation, so the result is accurate whatever the configuration.
 """
 
 from __future__ import annotations
@@ -60,6 +59,7 @@ __all__ = [
     "zonal_weights",
     "schmidt_harmonics",
     "SPECTRAL_TOL",
+    "SPECTRAL_OPTIONS",
     "FALLBACK_RTOL",
     "MAX_DEGREE",
 ]
@@ -67,6 +67,8 @@ __all__ = [
 #: Default truncation tolerance on the neglected zonal weights (relative to 1): below the
 #: few-eps round-off of the expanded sums themselves.
 SPECTRAL_TOL = 1e-15
+#: Options only the spectral evaluator takes (``method="auto"`` drops them for direct).
+SPECTRAL_OPTIONS = ("tol", "fallback")
 #: Default relative-error estimate above which a target is evaluated directly.
 FALLBACK_RTOL = 1e-11
 #: Largest expansion degree (|z| up to about 5000); the Schmidt scale factors grow like 2^L.
@@ -551,18 +553,35 @@ def _unreliable(den, total, tol, fallback) -> np.ndarray:
     return ~(den * fallback > err)  # also catches den <= 0 and NaN
 
 
-#: Measured costs (seconds) used by :func:`prefer_spectral`: one exponential pair of the direct
-#: evaluator, one Legendre value (point x degree x order) on S^2, one Fourier mode on S^1, and
-#: a fixed overhead per call.
-_COST = {"pair": 1.0e-8, 3: 3.0e-9, 2: 6.0e-9, "call": 2.0e-4}
+#: Cost model of :func:`prefer_spectral` (seconds, fitted on a 2-core AMD EPYC): direct pays
+#: ``pair`` per source-target pair; spectral pays ``call`` once plus, per harmonic (order-degree
+#: pair on S^2, Fourier mode on S^1), ``python`` of interpreter overhead and ``point`` per point.
+_COST = {
+    "pair": 1.0e-8,
+    2: {"call": 7e-4, "python": 4e-6, "point": 6e-9},
+    3: {"call": 1e-3, "python": 9e-6, "point": 3.5e-9},
+}
 
 
 def prefer_spectral(model, x, y) -> bool:
-    """Whether ``method="auto"`` should pick the spectral evaluator for these points.
+    r"""Whether ``method="auto"`` should pick the spectral evaluator for these points.
 
-    Compares the estimated costs :math:`m n c_{pair}` (direct) and
-    :math:`(m + n)\\,c_d\\,(L+1)^{d-1}(L+2)/2^{d-2}` plus a fixed overhead (spectral), with L from
-    the largest :math:`|A x|` at the default tolerance. Always False for d not in {2, 3}.
+    Compares the cost models of :data:`_COST`: direct :math:`m n c_{pair}`, spectral
+    :math:`c_{call} + H (c_{python} + (m + n) c_{point})` with :math:`H = L + 2` harmonics on
+    :math:`S^1` and :math:`(L+1)(L+2)/2` on :math:`S^2`, L from the largest :math:`|A x|` at the
+    default tolerance. False for d not in {2, 3} and beyond :data:`MAX_DEGREE`.
+
+    Parameters
+    ----------
+    model : Attention
+    x : ndarray, shape (m, d)
+        Targets.
+    y : ndarray, shape (n, d)
+        Sources.
+
+    Returns
+    -------
+    bool
     """
     m, d = x.shape
     n = y.shape[0]
@@ -573,6 +592,7 @@ def prefer_spectral(model, x, y) -> bool:
         L = truncation(rmax, d)
     except ValueError:
         return False
-    per_point = (L + 2) if d == 2 else (L + 1) * (L + 2) / 2
-    spectral = _COST["call"] + (m + n) * per_point * _COST[d]
+    c = _COST[d]
+    harmonics = (L + 2) if d == 2 else (L + 1) * (L + 2) / 2
+    spectral = c["call"] + harmonics * (c["python"] + (m + n) * c["point"])
     return spectral < m * n * _COST["pair"]

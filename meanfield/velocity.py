@@ -195,11 +195,13 @@ def _spectral(model, x, y, w, **options):
 
 
 def _auto(model, x, y, w, **options):
-    from .spectral import prefer_spectral
+    from .spectral import SPECTRAL_OPTIONS, prefer_spectral
 
     if prefer_spectral(model, x, y):
         return _spectral(model, x, y, w, **options)
-    return direct_field(model, x, y, w, **options)
+    return direct_field(
+        model, x, y, w, **{k: v for k, v in options.items() if k not in SPECTRAL_OPTIONS}
+    )
 
 
 #: Method name -> evaluator ``fn(model, x, y, w, **options)`` returning the ambient field.
