@@ -251,3 +251,20 @@ def test_memory_is_bounded():
     tracemalloc.stop()
     assert direct_peak < 20e6
     assert spectral_peak < 100e6
+
+
+@pytest.mark.parametrize("beta", [1.0, 340.0])
+def test_direct_fixed_shift_matches_online_max_shift(beta, monkeypatch):
+    """Logits bounded by |z| <= 350 are shifted by the bound; the online running-max path
+    (forced here) gives the same field, also at beta = 340 where e^{-2 beta} is near the
+    smallest normal double."""
+    import meanfield.velocity as velocity
+
+    rng = np.random.default_rng(11)
+    model = _random_model(3, beta, True, rng)
+    x, y = mf.sample_sphere(300, 3, rng), mf.sample_sphere(500, 3, rng)
+    w = rng.random(500)
+    fixed = direct_field(model, x, y, w, chunk_size=4096)
+    monkeypatch.setattr(velocity, "FIXED_SHIFT_MAX", -1.0)
+    online = direct_field(model, x, y, w, chunk_size=4096)
+    np.testing.assert_allclose(fixed, online, rtol=1e-12, atol=1e-13)
