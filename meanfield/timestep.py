@@ -11,7 +11,9 @@ each stage a convex combination of forward-Euler steps, followed by the limiter.
 right-hand side ``rhs(t, y) -> (dy/dt, speed)``. The step is
 :math:`\Delta t = \min(\mathrm{cfl}\; h_{min} / ((2p+1) \max|u|),\ \Delta t_{max})`, shortened
 to land exactly on every output time; a step whose result is not admissible (a negative cell
-mean, or a non-finite value) is retried with half the step.
+mean, or a non-finite value) is retried with half the step, and a step whose later stages met a
+field more than 25% faster than the first (a flow starting from rest) is redone with the
+bound of that speed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["ShuOsher", "SSP_METHODS", "cfl_step", "integrate", "StepFailure"]
+
+
+#: A step is redone when a later stage's speed makes it exceed its CFL bound by this fraction.
+STAGE_SPEEDUP = 0.25
 
 
 class StepFailure(RuntimeError):
@@ -53,17 +59,22 @@ class ShuOsher:
     def step(self, rhs, t, y, dt, k0, limiter=None):
         """One step from (t, y) with the first stage's derivative ``k0`` already known.
 
-        Returns the new state and the number of right-hand-side evaluations made.
+        Returns the new state, the number of right-hand-side evaluations made and the largest
+        speed the later stages reported (0 for a one-stage scheme).
         """
-        z = y
+        z, speed = y, 0.0
         for i in range(self.stages):
-            k = k0 if i == 0 else rhs(t + self.c[i] * dt, z)[0]
+            if i == 0:
+                k = k0
+            else:
+                k, s = rhs(t + self.c[i] * dt, z)
+                speed = max(speed, s)
             z = self.b[i] * (z + dt * k)
             if self.a[i]:
                 z = z + self.a[i] * y
             if limiter is not None:
                 z = limiter(z)
-        return z, self.stages - 1
+        return z, self.stages - 1, speed
 
 
 def _convex(b: tuple) -> tuple:
@@ -137,7 +148,7 @@ def integrate(scheme, rhs, y0, t_eval, step_size, limiter=None, admissible=None,
             elif dt > 0.5 * remaining:
                 dt = 0.5 * remaining  # two equal steps rather than one step and a sliver
             y, used, nfev = _admissible_step(
-                scheme, rhs, t, y, dt, k0, limiter, admissible, max_halvings, stats
+                scheme, rhs, t, y, dt, k0, step_size, limiter, admissible, max_halvings, stats
             )
             stats["nfev"] += nfev
             t = t1 if used == remaining else t + used
@@ -150,11 +161,22 @@ def integrate(scheme, rhs, y0, t_eval, step_size, limiter=None, admissible=None,
     return ys, stats
 
 
-def _admissible_step(scheme, rhs, t, y, dt, k0, limiter, admissible, max_halvings, stats):
+def _admissible_step(scheme, rhs, t, y, dt, k0, step_size, limiter, admissible, max_halvings,
+                     stats):  # fmt: skip
+    """Retry until the step is admissible and obeys the CFL bound of every stage's speed.
+
+    A field that speeds up within the step (e.g. from rest) is caught by the second test: the
+    step is redone with the bound of the fastest stage.
+    """
     nfev = 0
     for _ in range(max_halvings + 1):
-        z, n = scheme.step(rhs, t, y, dt, k0, limiter)
+        z, n, speed = scheme.step(rhs, t, y, dt, k0, limiter)
         nfev += n
+        bound = step_size(speed)
+        if dt > bound * (1.0 + STAGE_SPEEDUP):
+            stats["rejected"] += 1
+            dt = bound
+            continue
         if np.all(np.isfinite(z)) and (admissible is None or admissible(z)):
             return z, dt, nfev
         stats["rejected"] += 1
