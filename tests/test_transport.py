@@ -164,6 +164,27 @@ def test_slotted_cylinders_stay_nonnegative_and_mass_is_conserved(degree):
     assert sol.stats["steps"] > 50
 
 
+@pytest.mark.parametrize("degree", [1, 2])
+def test_collapse_to_a_point_survives(degree):
+    """u = P_x e sends all mass to the pole e: near-Dirac mass, no NaN, no negative value.
+
+    Exactly, the colatitude obeys tan(theta/2) = tan(theta_0/2) e^(-t), so from the uniform
+    density the mass inside the cap theta < 0.3 is (1 - cos theta_0)/2 with
+    tan(theta_0/2) = tan(0.15) e^t: 0.555 at t = 2 and 1 - 2e-9 at t = 10.
+    """
+    e = np.array([0.0, 0.0, 1.0])
+    V = mf.DG(mf.SphereMesh.icosphere(2), degree)
+    rho = V.interpolate(lambda x: np.full(len(x), 1 / (4 * np.pi)))
+    sol = mf.solve_density(lambda t, x: e - x * (x @ e)[:, None], rho, [0.0, 2.0, 10.0])
+    cap = [d.integrate(lambda x: (x[:, 2] > np.cos(0.3)).astype(float)) for d in sol.densities]
+    theta0 = 2 * np.arctan(np.tan(0.15) * np.exp(2.0))
+    assert abs(cap[1] - (1 - np.cos(theta0)) / 2) < 0.05
+    assert cap[2] > 0.999
+    assert all(np.all(np.isfinite(d.coefficients)) for d in sol.densities)
+    assert min(d.min_value() for d in sol.densities) >= -1e-14
+    assert np.abs(sol.mass - 1.0).max() < 1e-12
+
+
 def test_signed_field_without_limiter(ico2_p1):
     f = lambda x: x[:, 2]  # noqa: E731
     rho = ico2_p1.interpolate(f)
