@@ -19,6 +19,7 @@ from meanfield.transport import SolidBodyRotation
 
 CENTRE = np.array([0.0, -1.0, 0.0])  # longitude 3 pi / 2 on the equator
 RADIUS = 1.0 / 3.0
+AXIS = np.array([1.0, 0.0, 1.0])
 
 
 def cosine_bell(x):
@@ -32,7 +33,7 @@ def main(small: bool = False, out: str | Path = "out/transport_rotation") -> dic
     level, degree = (3, 1) if small else (4, 2)
     mesh = mf.SphereMesh.icosphere(level)
     rho0 = mf.DG(mesh, degree).interpolate(cosine_bell)
-    flow = SolidBodyRotation([1.0, 0.0, 1.0])
+    flow = SolidBodyRotation(AXIS)
     period = 2 * np.pi
     sol = mf.solve_density(flow, rho0, np.linspace(0.0, period, 5))
     final = sol.densities[-1]
@@ -61,8 +62,6 @@ def render(sol, path, subdivisions: int = 1):
     """Initial, half-way and final density, each seen from where the exact bell is, off-screen."""
     import pyvista as pv
 
-    from meanfield.transport import _rotate
-
     mesh = sol.densities[0].space.mesh
     fine = mesh
     for _ in range(subdivisions if sol.densities[0].space.degree > 0 else 0):
@@ -80,7 +79,7 @@ def render(sol, path, subdivisions: int = 1):
                          show_scalar_bar=False)  # fmt: skip
         if k == len(frames) - 1:
             plotter.add_scalar_bar("density", vertical=True, position_x=0.85, position_y=0.1)
-        eye = _rotate(CENTRE[None], np.array([1.0, 0.0, 1.0]) / np.sqrt(2), sol.t[i])[0]
+        eye = SolidBodyRotation(AXIS).move(CENTRE[None], sol.t[i])[0]
         plotter.camera_position = [tuple(4.0 * eye), (0, 0, 0), (0, 0, 1)]
     plotter.screenshot(str(path))
     plotter.close()

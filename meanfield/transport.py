@@ -10,6 +10,10 @@ with n the outward co-normal and :math:`\rho^{up}` the trace from the cell that
 :math:`u\cdot n` leaves. Each facet flux is computed once and added to one cell and subtracted
 from the other, so mass is conserved to round-off. The operator is linear in :math:`\rho` for a
 given velocity; it holds no state of the solution.
+
+The module also holds the prescribed flows with exact solutions that validate the operator
+(solid-body rotation on S^1 and S^2, the Nair–Lauritzen reversing deformations) and the standard
+initial data of those tests (Gaussian hills, cosine bells, slotted cylinders).
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ import numpy as np
 
 from .dg import DG
 
-__all__ = ["UpwindTransport"]
+__all__ = [
+    "UpwindTransport",
+    "SolidBodyRotation",
+    "ReversingDeformation",
+    "gaussian_hills",
+    "cosine_bells",
+    "slotted_cylinders",
+]
 
 
 class UpwindTransport:
@@ -126,9 +137,13 @@ class SolidBodyRotation:
             return self.omega * np.column_stack([-x[:, 1], x[:, 0]])
         return self.omega * np.cross(self.axis, x)
 
+    def move(self, x: np.ndarray, t: float) -> np.ndarray:
+        r"""Where the flow carries points ``x`` (m, d) in time t: :math:`R(\omega t)\,x`."""
+        return _rotate(x, self.axis, self.omega * t)
+
     def exact(self, f, t: float):
         """The solution at time t from initial density ``f``: ``x -> f(R(-omega t) x)``."""
-        return lambda x: f(_rotate(x, self.axis, -self.omega * t))
+        return lambda x: f(self.move(x, -t))
 
 
 class ReversingDeformation:
