@@ -275,7 +275,9 @@ class ZhangShuLimiter:
             return c
         theta = np.ones_like(mean)
         mb, lb = mean[bad], low[bad]
-        theta[bad] = np.where(mb > 0, mb * (1.0 - LIMITER_MARGIN) / (mb - lb), 0.0)
+        pos = mb > 0  # (a mean <= 0 only arises from round-off: the cell becomes constant)
+        theta[bad] = 0.0
+        theta[np.flatnonzero(bad)[pos]] = mb[pos] * (1.0 - LIMITER_MARGIN) / (mb[pos] - lb[pos])
         return mean[:, None] + theta[:, None] * (c - mean[:, None])
 
     def admissible(self, c: np.ndarray) -> bool:
