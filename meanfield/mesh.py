@@ -93,7 +93,8 @@ class MeshTopology:
 class SphereMesh:
     r"""A validated simplicial mesh of :math:`S^1` (d = 2) or :math:`S^2` (d = 3).
 
-    Build one with :meth:`circle`, :meth:`icosphere`, :meth:`read` or :meth:`from_arrays`.
+    Build one with :meth:`circle`, :meth:`icosphere`, :meth:`read` or :meth:`from_arrays`
+    (the same as ``SphereMesh(points, cells)``).
 
     Attributes
     ----------
@@ -107,15 +108,12 @@ class SphereMesh:
         Exact measure of each curved cell (sums to :math:`4\pi`, or :math:`2\pi` on S^1).
     """
 
-    def __init__(self, points, cells, *, _validated: bool = False):
-        if not _validated:
-            raise TypeError("build a SphereMesh with SphereMesh.from_arrays(points, cells)")
-        self.points = points
-        self.cells = cells
+    def __init__(self, points, cells):
+        self.points, self.cells = _validate(points, cells)
         self.points.flags.writeable = False
         self.cells.flags.writeable = False
-        self.topology = _topology(cells, points.shape[1])
-        self.areas = spherical_areas(points, cells)
+        self.topology = _topology(self.cells, self.dim)
+        self.areas = spherical_areas(self.points, self.cells)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -136,8 +134,7 @@ class SphereMesh:
         ValueError
             Naming the offending vertex, cell or edge and what is wrong.
         """
-        p, c = _validate(points, cells)
-        return cls(p, c, _validated=True)
+        return cls(points, cells)
 
     @classmethod
     def circle(cls, n) -> SphereMesh:

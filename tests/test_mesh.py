@@ -293,5 +293,5 @@ def test_constructor_argument_errors(tmp_path):
         mf.SphereMesh.icosphere(9)
     with pytest.raises(ValueError, match=r"path must be an existing mesh file"):
         mf.SphereMesh.read(tmp_path / "nothing.vtu")
-    with pytest.raises(TypeError, match="from_arrays"):
-        mf.SphereMesh(np.eye(3), np.zeros((1, 3), int))
+    with pytest.raises(ValueError, match="not closed"):  # the constructor validates too
+        mf.SphereMesh(np.eye(3), np.array([[0, 1, 2]]))
