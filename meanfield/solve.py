@@ -19,7 +19,11 @@ from .velocity import tangent
 
 __all__ = ["DensitySolution", "Trajectory", "solve_density", "solve_particles"]
 
-#: Default CFL number of :func:`solve_density` (see :func:`meanfield.timestep.cfl_step`).
+#: Default CFL number of :func:`solve_density` (see :func:`meanfield.timestep.cfl_step`). With
+#: :math:`h_K = 4|K|/|\partial K|` a forward-Euler upwind step keeps a triangle's mean
+#: non-negative when :math:`\Delta t\,|u|\,|\partial K|/2 \le |K|`, i.e. cfl <= 1/2 for p = 0;
+#: for p = 1, 2 SSP-RK3 stays stable up to about cfl = 1.3 on icospheres (measured), so 1/2
+#: leaves a margin. Steps that would still make a mean negative are halved and redone.
 DEFAULT_CFL = 0.5
 
 
