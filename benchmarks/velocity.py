@@ -67,7 +67,7 @@ def exp_rate(size: int = 1 << 23) -> float:
         for f in futures:
             f.result()
 
-    return size / best(run, 3)
+    return size / best(run, 5)
 
 
 def table_a(d: int, sizes, direct_targets: int, spectral_only=()):

@@ -74,7 +74,7 @@ FALLBACK_RTOL = 1e-11
 #: Largest expansion degree (|z| up to about 5000); the Schmidt scale factors grow like 2^L.
 MAX_DEGREE = 600
 #: Round-off of the expanded sums in units of eps * W: measured at most 3.3 (d = 2, 3,
-#: beta = 5..200, tests/test_spectral.py); with a margin.
+#: beta = 5..200, sources in a spherical cap, targets everywhere); with a margin.
 _ROUNDOFF = 16.0
 _EPS = np.finfo(float).eps
 #: Points per block (and per thread at least) of the spectral sums.
@@ -496,7 +496,8 @@ def spectral_field(
         :func:`~meanfield.velocity.direct_field` (default :data:`FALLBACK_RTOL`); ``None``
         keeps the spectral values wherever :math:`\tilde D > 0`.
     workers : int, optional
-        Threads (default ``os.cpu_count()``).
+        Most threads to use (default ``os.cpu_count()``); one per block of
+        :data:`_THREAD_BLOCK` points at most.
     chunk_size : int, optional
         Tile size passed to the direct evaluator for fallback targets.
 
