@@ -586,14 +586,14 @@ def prefer_spectral(model, x, y) -> bool:
     """
     m, d = x.shape
     n = y.shape[0]
-    if d not in (2, 3):
-        return False
+    c = _COST.get(d)
+    if c is None or m * n * _COST["pair"] <= c["call"]:
+        return False  # wrong dimension, or too small for the fixed cost alone
     rmax = float(_norms(matmul_rows(x, model.interaction(d).T)).max())
     try:
         L = truncation(rmax, d)
     except ValueError:
         return False
-    c = _COST[d]
     harmonics = (L + 2) if d == 2 else (L + 1) * (L + 2) / 2
     spectral = c["call"] + harmonics * (c["python"] + (m + n) * c["point"])
     return spectral < m * n * _COST["pair"]
