@@ -166,23 +166,34 @@ class ReversingDeformation:
         self.k = 2.0 if case == 2 else 2.4
 
     def __call__(self, t, x: np.ndarray) -> np.ndarray:
-        lon, lat = _lonlat(x)
+        # Trigonometric functions of longitude and latitude straight from the coordinates
+        # (angle-addition formulas, no arctan/sin per point); at the poles the field vanishes
+        # whatever the longitude, which is then taken as 0.
+        clat = np.hypot(x[:, 0], x[:, 1])
+        slat = x[:, 2]
+        pole = clat == 0
+        safe = np.where(pole, 1.0, clat)
+        clon = np.where(pole, 1.0, x[:, 0] / safe)
+        slon = np.where(pole, 0.0, x[:, 1] / safe)
         T, k = self.period, self.k
         g = np.cos(np.pi * t / T)
         if self.case == 2:
-            u = k * np.sin(lon / 2) ** 2 * np.sin(2 * lat) * g
-            v = k / 2 * np.sin(lon) * np.cos(lat) * g
+            u = k * 0.5 * (1.0 - clon) * (2.0 * slat * clat) * g  # sin^2(lon/2) sin(2 lat)
+            v = k / 2 * slon * clat * g
         else:
-            lam = lon - 2 * np.pi * t / T if self.case == 4 else lon
-            u = k * np.sin(lam) ** 2 * np.sin(2 * lat) * g
-            v = k * np.sin(2 * lam) * np.cos(lat) * g
+            s, c = slon, clon
+            if self.case == 4:  # lon' = lon - 2 pi t / T
+                a = 2 * np.pi * t / T
+                s, c = slon * np.cos(a) - clon * np.sin(a), clon * np.cos(a) + slon * np.sin(a)
+            u = k * s**2 * (2.0 * slat * clat) * g
+            v = k * (2.0 * s * c) * clat * g
             if self.case == 4:
-                u = u + 2 * np.pi * np.cos(lat) / T
-        east = np.column_stack([-np.sin(lon), np.cos(lon), np.zeros_like(lon)])
-        north = np.column_stack(
-            [-np.sin(lat) * np.cos(lon), -np.sin(lat) * np.sin(lon), np.cos(lat)]
-        )
-        return u[:, None] * east + v[:, None] * north
+                u = u + 2 * np.pi * clat / T
+        out = np.empty_like(x)
+        out[:, 0] = -u * slon - v * slat * clon
+        out[:, 1] = u * clon - v * slat * slon
+        out[:, 2] = v * clat
+        return out
 
     def exact(self, f, t: float):
         """The solution at the reversal time ``t = period`` (or 0) for initial density ``f``."""
