@@ -349,6 +349,26 @@ class Density:
         vals = _function_values(f, self.space.quadrature_points)
         return float(w @ vals) if vals.ndim == 1 else w @ vals
 
+    def sample(self, n, rng=None) -> np.ndarray:
+        r"""Draw n tokens exactly from the probability measure :math:`\rho\,dS/\int\rho\,dS`.
+
+        Rejection sampling against a per-cell bound of :math:`\rho\sqrt{g}` (Bernstein
+        coefficients and the exact area factor of the curved map); see
+        :mod:`meanfield.sampling`.
+
+        Parameters
+        ----------
+        n : int
+        rng : int, numpy.random.Generator or None
+
+        Returns
+        -------
+        ndarray, shape (n, d)
+        """
+        from .sampling import sample_density
+
+        return sample_density(self, n, rng)
+
     def cell_means(self) -> np.ndarray:
         """Mean density of each cell (its mass over its area), shape (n_cells,)."""
         return np.sum(self.space._mean_rows * self.coefficients, axis=1)

@@ -12,12 +12,13 @@ import numpy as np
 
 from ._checks import as_scalar, as_times, choose
 from .dg import Density, ZhangShuLimiter
+from .model import Attention
 from .particles import Trajectory, solve_particles
 from .timestep import SSP_METHODS, cfl_step, integrate
 from .transport import UpwindTransport
-from .velocity import tangent
+from .velocity import EVALUATORS, tangent
 
-__all__ = ["DensitySolution", "Trajectory", "solve_density", "solve_particles"]
+__all__ = ["DensitySolution", "Trajectory", "attention_field", "solve_density", "solve_particles"]
 
 #: Default CFL number of :func:`solve_density` (see :func:`meanfield.timestep.cfl_step`). With
 #: :math:`h_K = 4|K|/|\partial K|` a forward-Euler upwind step keeps a triangle's mean
@@ -86,6 +87,39 @@ def prescribed_field(velocity, space):
     return field
 
 
+def attention_field(model, space, method: str = "auto", **options):
+    r"""``field(t, c) -> u``: the attention field of the density with coefficients c itself.
+
+    The density is seen as the weighted point measure :math:`\sum_q w_q \rho(x_q)
+    \delta_{x_q}` of its volume quadrature (the measure whose moments the scheme conserves), and
+    the field is evaluated at :attr:`DG.velocity_points` by the same evaluators the particles
+    use. Weights are clipped at 0: the limiter leaves values of order -1e-16 at worst.
+
+    Parameters
+    ----------
+    model : Attention
+    space : DG
+    method : {"auto", "direct", "spectral"}
+        Velocity evaluator (see :data:`meanfield.velocity.EVALUATORS`).
+    **options
+        Passed to the evaluator.
+    """
+    if model.dim is not None and model.dim != space.dim:
+        raise ValueError(
+            f"model acts in dimension d = {model.dim} but the mesh lies in R^{space.dim}"
+        )
+    choose(method, "velocity_method", EVALUATORS)
+    evaluator = EVALUATORS[method]
+    x, y = space.velocity_points, space.quadrature_points
+    weights, phi_t = space.quadrature.weights, np.ascontiguousarray(space.phi.T)
+
+    def field(t, c):
+        w = np.maximum((weights * (c @ phi_t)).ravel(), 0.0)
+        return tangent(x, evaluator(model, x, y, w, **options))
+
+    return field
+
+
 def _progress(show, total):
     if not show:
         return None
@@ -103,8 +137,12 @@ def solve_density(
     method: str = "ssprk3",
     limiter: bool = True,
     progress: bool = False,
+    velocity_method: str = "auto",
 ) -> DensitySolution:
     r"""Transport a density on the sphere: :math:`\partial_t\rho + \mathrm{div}_S(\rho u) = 0`.
+
+    With an :class:`Attention` model, :math:`u = X[\rho]` is the attention field of the density
+    itself (the mean-field equation); with a callable, u is prescribed.
 
     Upwind DG in space (:class:`meanfield.transport.UpwindTransport`), an SSP Runge–Kutta
     scheme in time with the Zhang–Shu limiter after every stage, and the step
@@ -114,9 +152,10 @@ def solve_density(
 
     Parameters
     ----------
-    velocity : callable
-        ``velocity(t, x)`` for points x of shape (m, d) returns the tangent field (m, d).
-        It is called once per stage with all the points the scheme needs.
+    velocity : Attention or callable
+        The model whose field :math:`X[\rho]` moves the density (see
+        :func:`attention_field`), or ``velocity(t, x)`` for points x of shape (m, d) returning
+        the tangent field (m, d), called once per stage with all the points the scheme needs.
     rho0 : Density
         Initial density at ``t_eval[0]`` (limited before the first step when ``limiter``).
     t_eval : array_like, shape (T,)
@@ -125,12 +164,18 @@ def solve_density(
         CFL number (> 0).
     dt_max : float, optional
         Upper bound on the step.
-    method : {"ssprk3", "ssprk2", "euler", "auto"}
-        Scheme from :data:`meanfield.timestep.SSP_METHODS`; "auto" is "ssprk3".
+    method : {"auto", "ssprk3", "ssprk2", "euler", "direct", "spectral"}
+        Scheme from :data:`meanfield.timestep.SSP_METHODS`; "auto" is "ssprk3". For symmetry
+        with :meth:`Attention.velocity`, "direct" and "spectral" mean SSP-RK3 with that
+        velocity evaluator.
     limiter : bool
         Apply the positivity limiter (requires non-negative cell means in ``rho0``).
     progress : bool
         Show a tqdm progress bar.
+    velocity_method : {"auto", "direct", "spectral"}
+        Evaluator of the attention field (ignored for a callable): "auto" takes the spectral
+        expansion on S^1/S^2 whenever it is cheaper, which is every mesh past a few hundred
+        quadrature points.
 
     Returns
     -------
@@ -143,12 +188,17 @@ def solve_density(
     cfl = as_scalar(cfl, "cfl", min_value=0, strict=True)
     if dt_max is not None:
         dt_max = as_scalar(dt_max, "dt_max", min_value=0, strict=True)
-    choose(method, "method", set(SSP_METHODS) | {"auto"})
+    choose(method, "method", [*SSP_METHODS, "auto", "direct", "spectral"])
+    if method in ("direct", "spectral"):
+        method, velocity_method = "ssprk3", method
     method = "ssprk3" if method == "auto" else method
     if not isinstance(limiter, bool):
         raise ValueError(f"limiter must be True or False, got {limiter!r}")
     space = rho0.space
-    field_at = prescribed_field(velocity, space)
+    if isinstance(velocity, Attention):
+        field_at = attention_field(velocity, space, velocity_method)
+    else:
+        field_at = prescribed_field(velocity, space)
     operator = UpwindTransport(space)
 
     def rhs(time, c):
