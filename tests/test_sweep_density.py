@@ -1,0 +1,140 @@
+"""The density and both sweep tasks on a loopback Dask cluster: every row checked."""
+
+import numpy as np
+import pytest
+
+import meanfield as mf
+from meanfield import initial
+from meanfield.diagnostics import energy
+from meanfield.sweep import TASKS, density_clusters, load_spec, read_results, time_series
+
+distributed = pytest.importorskip("distributed", reason="dask.distributed is a test dependency")
+
+
+@pytest.fixture(scope="module")
+def client():
+    from meanfield.sweep import local_cluster
+
+    with local_cluster(n_workers=2, processes=False) as cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+def _independent_density_run(beta, cells, degree, t):
+    """The PDE run the density task should make, written out with the public API."""
+    rho0 = mf.DG(mf.SphereMesh.circle(cells), degree).interpolate(
+        initial.WhiteNoise(d=2, amplitude=0.05, ell_max=8, seed=0)
+    )
+    return mf.solve_density(mf.Attention(beta), rho0, t, dt_max=0.05)
+
+
+DENSITY_SPEC = {
+    "task": "density",
+    "base": {"d": 2, "cells": 32, "t": [0.0, 4.0, 14.0]},
+    "grid": {"beta": [1.0, 9.0], "degree": [1, 2]},
+}
+
+
+def test_density_sweep_rows(client, tmp_path):
+    summary = mf.sweep(DENSITY_SPEC, tmp_path, scheduler=client, progress=False)
+    assert (summary.total, summary.computed, summary.failed) == (4, 4, 0)
+    rows = read_results(tmp_path)
+    assert {(r["beta"], r["degree"]) for r in rows} == {(1.0, 1), (1.0, 2), (9.0, 1), (9.0, 2)}
+    for r in rows:
+        assert r["status"] == "ok" and r["error"] is None, r
+        # invariants of the scheme
+        assert 0 <= r["mass_drift"] <= 1e-12
+        assert r["min_density"] >= 0
+        assert r["steps"] > 0 and r["rejected"] >= 0
+        assert 0 < r["solve_cpu_s"] <= r["cpu_s"]
+        # the row reports this very run: energies and clusters recomputed independently
+        sol = _independent_density_run(r["beta"], 32, r["degree"], [0.0, 4.0, 14.0])
+        want_e = [energy(rho, r["beta"]) for rho in sol.densities]
+        t, got_e = time_series(r, "energy")
+        np.testing.assert_array_equal(t, [0.0, 4.0, 14.0])
+        np.testing.assert_allclose(got_e, want_e, rtol=1e-12)
+        assert r["energy_final"] == pytest.approx(want_e[-1], rel=1e-12)
+        assert r["steps"] == sol.stats["steps"]
+        counts = time_series(r, "clusters")[1]
+        assert list(counts) == [density_clusters(rho).count for rho in sol.densities]
+        # SA energy is non-decreasing (tolerance: 1e-9 relative, round-off of the sums)
+        assert r["energy_max_decrease"] <= 1e-9
+    by_beta = {(r["beta"], r["degree"]): r for r in rows}
+    for p in (1, 2):
+        # beta = 1: the fastest mode is l = 1, a single bump, grown from a 5% perturbation
+        assert time_series(by_beta[1.0, p], "clusters")[1][0] == 0
+        # beta = 9: the l = 4 instability (fastest mode) makes four clusters by t = 14
+        hot = by_beta[9.0, p]
+        assert list(time_series(hot, "clusters")[1]) == [0, 0, 4]
+        # most of the mass is in them (p = 2: 100% by t = 14; p = 1 on 32 cells keeps about
+        # 20% stranded between clusters, below the cluster level)
+        assert hot["cluster_mass_final"] > 0.5
+        assert hot["energy_final"] > 1.5 * time_series(hot, "energy")[1][0]
+
+
+def test_both_rows_and_particle_pde_distance(client, tmp_path):
+    # a smooth bump at beta = 1: tokens and PDE follow the same law, so W1 stays at the
+    # sampling scale n^{-1/2}; one extra axis point uses a bad degree and must fail alone
+    spec = {
+        "task": "both",
+        "base": {
+            "beta": 1.0,
+            "d": 2,
+            "cells": 32,
+            "degree": 1,
+            "initial": "vmf",
+            "kappa": 2.0,
+            "t": [0.0, 2.0],
+            "starts": 2,
+            "dt_scale": 2.0,
+        },
+        "grid": {"n": [100, 1600]},
+    }
+    summary = mf.sweep(spec, tmp_path, scheduler=client, progress=False)
+    assert (summary.computed, summary.failed) == (2, 0)
+    rows = {r["n"]: r for r in read_results(tmp_path)}
+    for n, r in rows.items():
+        assert r["status"] == "ok", r
+        assert 0 <= r["density.mass_drift"] <= 1e-12 and r["density.min_density"] >= 0
+        assert r["particles.steps"] == 20  # dt = 2 * auto_dt(beta = 1) = 0.1 over t = 2
+        t, w1 = time_series(r, "w1")
+        np.testing.assert_array_equal(t, [0.0, 2.0])
+        assert w1[-1] == r["w1_final"]
+        # E W1(empirical, law) on S^1 is about 0.5 n^{-1/2} here; 4 sigma-ish bounds
+        assert np.all(w1 < 3.0 / np.sqrt(n)), (n, w1)
+        assert np.all(w1 > 0.05 / np.sqrt(n)), (n, w1)
+        # tokens concentrate like the density: energies agree to the sampling scale
+        pe = time_series(r, "particles.energy")[1]
+        de = time_series(r, "density.energy")[1]
+        np.testing.assert_allclose(pe, de, rtol=5.0 / np.sqrt(n))
+        assert de[-1] > de[0]
+    # 16x the tokens: the distance falls (n^{-1/2} would be 4x)
+    assert rows[1600]["w1_final"] < 0.5 * rows[100]["w1_final"]
+
+
+def test_both_on_s2_and_a_failing_point(client, tmp_path):
+    spec = {
+        "task": "both",
+        "base": {"beta": 4.0, "d": 3, "level": 1, "t": [0.0, 1.0], "n": 200, "dt_scale": 2.0},
+        "grid": {"degree": [1, 7]},
+    }
+    summary = mf.sweep(spec, tmp_path, scheduler=client, progress=False)
+    assert (summary.computed, summary.failed) == (2, 1)
+    rows = {r["degree"]: r for r in read_results(tmp_path)}
+    assert rows[7]["status"] == "failed" and "degree must be 0, 1 or 2" in rows[7]["error"]
+    ok = rows[1]
+    assert ok["status"] == "ok"
+    assert ok["density.mass_drift"] <= 1e-12 and ok["density.min_density"] >= 0
+    # on S^2, E W1(empirical, law) ~ sqrt(log n / n) (= 0.16 at n = 200), far below the
+    # distance between unrelated measures (order 1)
+    assert 0 < ok["w1_final"] < 3.0 * np.sqrt(np.log(200) / 200)
+
+
+def test_density_parameters_are_checked():
+    assert {"density", "both", "particles"} <= set(TASKS)
+    with pytest.raises(ValueError, match=r"base.initial must be one of"):
+        load_spec({"task": "density", "base": {"beta": 1.0, "initial": "gauss"}})
+    with pytest.raises(ValueError, match=r"missing required parameter 'beta'"):
+        load_spec({"task": "both"})
+    with pytest.raises(ValueError, match="d must be 2"):
+        TASKS["density"].run({**load_spec({"task": "density", "base": {"beta": 1.0, "d": 4}})
+                             .points()[0]}, None)  # fmt: skip
