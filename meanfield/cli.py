@@ -81,8 +81,116 @@ def run_sweep(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- run
+
+
+def add_run(subparsers) -> None:
+    """``meanfield run [CONFIG.toml] [--resume] [--quiet] [--out DIR]``."""
+    p = subparsers.add_parser(
+        "run",
+        help="solve the mean-field PDE and a matching token run, write results and figures",
+        description=(
+            "Run a configuration (TOML; without one, the embedded default: S^2 icosphere, "
+            "DG p = 1, beta = 9, near-uniform start, 1500 tokens) frame by frame into "
+            "<output.root>/<name>/, checkpointing every frame. An existing directory is an "
+            "error unless --resume is given. See docs/cli.md for every config key."
+        ),
+    )
+    p.add_argument("config", metavar="CONFIG.toml", nargs="?", default=None,
+                   help="run configuration (default: the embedded default run)")  # fmt: skip
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the run directory's last frame"
+    )
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="run directory (default: <output.root>/<name>)")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    p.set_defaults(handler=run_run)
+
+
+def run_run(args) -> int:
+    from .config import load_config
+    from .run import execute
+
+    cfg = load_config(args.config)
+    result = execute(cfg, out=args.out, resume=args.resume, progress=not args.quiet)
+    if not args.quiet:
+        s = result.summary
+        final = s["final"]
+        tokens = (
+            f", tokens: {final['particle_clusters']} clusters, W1 to PDE {final['distance_w1']:.3g}"
+            if "particle_clusters" in final
+            else ""
+        )
+        print(
+            f"{result.directory}: {s['frames_done']} frames ({result.computed} computed) to "
+            f"t = {s['series']['t'][-1]:g}; PDE: {final['clusters']} clusters, mass drift "
+            f"{s['mass_drift']:.2g}, min density {s['min_density']:.2g}{tokens}"
+        )
+    return 0
+
+
+# ------------------------------------------------------------------------------------ plot
+
+
+def add_plot(subparsers) -> None:
+    """``meanfield plot RUN_DIR [--quiet]``."""
+    p = subparsers.add_parser(
+        "plot",
+        help="redraw the figures of a finished run",
+        description="Redraw RUN_DIR/figures from the run's saved npz and json files.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by meanfield run")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or file list")
+    p.set_defaults(handler=run_plot)
+
+
+def run_plot(args) -> int:
+    from .plot import plot_run
+
+    paths = plot_run(args.run_dir, progress=not args.quiet)
+    if not args.quiet:
+        for path in paths:
+            print(path)
+    return 0
+
+
+# -------------------------------------------------------------------------------- validate
+
+
+def add_validate(subparsers) -> None:
+    """``meanfield validate [--out DIR] [--quick] [--quiet]``."""
+    p = subparsers.add_parser(
+        "validate",
+        help="growth-rate and mean-field-limit studies, written as a short report",
+        description=(
+            "Measure linear growth rates against theory and the particle-to-PDE distance "
+            "against n, and write DIR/report.md with its figures. DIR must not exist or be "
+            "empty."
+        ),
+    )
+    p.add_argument("--out", metavar="DIR", default="validation",
+                   help="report directory (default: ./validation)")  # fmt: skip
+    p.add_argument("--quick", action="store_true", help="smaller studies (a minute or two)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=run_validate)
+
+
+def run_validate(args) -> int:
+    from pathlib import Path
+
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"output directory {str(out)!r} exists and is not empty; choose another")
+    from .validation import write_report
+
+    write_report(out, quick=args.quick, progress=not args.quiet)
+    if not args.quiet:
+        print(f"report: {out / 'report.md'}")
+    return 0
+
+
 #: Functions adding one subcommand each, in the order ``--help`` lists them.
-SUBCOMMANDS = [add_sweep]
+SUBCOMMANDS = [add_run, add_plot, add_validate, add_sweep]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,16 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SCHEMA", "DEFAULT_CONFIG", "resolve", "load_config", "dump_config", "Key"]
+__all__ = [
+    "SCHEMA",
+    "DEFAULT_CONFIG",
+    "resolve",
+    "check_dimension",
+    "load_config",
+    "dump_config",
+    "reference_markdown",
+    "Key",
+]
 
 
 @dataclass(frozen=True)
@@ -27,62 +36,133 @@ class Key:
     minimum: float | None = None
     positive: bool = False
     doc: str = ""
+    maximum: float | None = None
 
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "model": {
         "beta": Key("number", 9.0, minimum=0.0, doc="inverse temperature"),
         "normalized": Key("bool", True, doc="true: softmax attention (SA); false: USA"),
-        "Q": Key("matrix", "identity", doc='"identity", a d x d matrix, or "random:SEED"'),
-        "K": Key("matrix", "identity", doc="as Q"),
-        "V": Key("matrix", "identity", doc="as Q"),
+        "Q": Key(
+            "matrix",
+            "identity",
+            doc='"identity", a d x d matrix (list of rows), or "random:SEED" '
+            "(i.i.d. normal entries of variance 1/d from numpy's default_rng(SEED))",
+        ),
+        "K": Key("matrix", "identity", doc="key matrix, as Q"),
+        "V": Key("matrix", "identity", doc="value matrix, as Q"),
     },
     "mesh": {
-        "kind": Key("str", "icosphere", choices=("icosphere", "circle", "file")),
-        "level": Key("int", 3, minimum=0, doc="icosphere refinement level"),
-        "cells": Key("int", 256, minimum=3, doc="number of circle cells"),
-        "path": Key("str", "", doc="mesh file (kind = 'file'), any format pyvista reads"),
+        "kind": Key(
+            "str",
+            "icosphere",
+            choices=("icosphere", "circle", "file"),
+            doc="S^2 icosphere, S^1 circle, or a mesh file",
+        ),
+        "level": Key(
+            "int",
+            3,
+            minimum=0,
+            maximum=8,
+            doc="icosphere refinement level (20 * 4**level triangles)",
+        ),
+        "cells": Key("int", 256, minimum=3, doc="number of equal circle cells"),
+        "path": Key(
+            "str",
+            "",
+            doc="mesh file (kind = 'file'), any format pyvista reads; relative to the "
+            "working directory",
+        ),
     },
     "initial": {
-        "kind": Key("str", "white_noise", choices=("uniform", "mode", "vmf", "white_noise")),
-        "amplitude": Key("number", 0.05, doc="perturbation size, |amplitude| < 1"),
+        "kind": Key(
+            "str",
+            "white_noise",
+            choices=("uniform", "mode", "vmf", "white_noise"),
+            doc="uniform; uniform plus one harmonic; von Mises-Fisher mixture; uniform plus "
+            "seeded noise on all harmonics up to ell_max",
+        ),
+        "amplitude": Key(
+            "number", 0.5, doc="perturbation size relative to uniform, |amplitude| < 1"
+        ),
         "ell": Key("int", 4, minimum=1, doc="harmonic degree (kind = 'mode')"),
-        "m": Key("int", 0, doc="harmonic order (kind = 'mode')"),
-        "ell_max": Key("int", 8, minimum=1, doc="highest degree (kind = 'white_noise')"),
+        "m": Key(
+            "int",
+            0,
+            doc="harmonic order (kind = 'mode'): -ell..ell on S^2; on S^1 m >= 0 is cos, "
+            "m < 0 is sin",
+        ),
+        "ell_max": Key("int", 4, minimum=1, doc="highest degree (kind = 'white_noise')"),
         "seed": Key("int", 0, minimum=0, doc="white-noise seed"),
-        "centres": Key("points", [[0.0, 0.0, 1.0]], doc="vMF mean directions (kind = 'vmf')"),
-        "kappa": Key("number", 10.0, minimum=0.0, doc="vMF concentration"),
+        "centres": Key(
+            "points",
+            [[0.0, 0.0, 1.0]],
+            doc="vMF mean directions, one list of d numbers each, normalised (kind = 'vmf')",
+        ),
+        "kappa": Key("number", 10.0, minimum=0.0, doc="vMF concentration (kind = 'vmf')"),
     },
     "solver": {
         "degree": Key("int", 1, choices=(0, 1, 2), doc="DG polynomial degree"),
-        "cfl": Key("number", 0.5, minimum=0.0, positive=True),
-        "dt_max": Key("number", 0.05, minimum=0.0, positive=True),
-        "velocity": Key("str", "auto", choices=("auto", "direct", "spectral")),
-        "scheme": Key("str", "ssprk3", choices=("ssprk2", "ssprk3")),
+        "cfl": Key("number", 0.5, minimum=0.0, positive=True, doc="CFL number"),
+        "dt_max": Key("number", 0.05, minimum=0.0, positive=True, doc="largest time step"),
+        "velocity": Key(
+            "str",
+            "auto",
+            choices=("auto", "direct", "spectral"),
+            doc="attention-field evaluator (PDE and particles)",
+        ),
+        "scheme": Key("str", "ssprk3", choices=("ssprk2", "ssprk3"), doc="SSP Runge-Kutta scheme"),
     },
     "particles": {
-        "enabled": Key("bool", True),
-        "n": Key("int", 2000, minimum=1, doc="number of tokens sampled from the initial density"),
-        "seed": Key("int", 0, minimum=0),
-        "method": Key("str", "rk4", choices=("rk4", "dop853")),
-        "dt": Key("number", 0.01, minimum=0.0, positive=True, doc="RK4 step"),
+        "enabled": Key("bool", True, doc="run tokens beside the density"),
+        "n": Key("int", 1500, minimum=1, doc="number of tokens sampled from the initial density"),
+        "seed": Key("int", 0, minimum=0, doc="seed of the token sample"),
+        "method": Key("str", "rk4", choices=("rk4", "dop853"), doc="token time stepping"),
+        "dt": Key("number", 0.02, minimum=0.0, positive=True, doc="RK4 step"),
     },
     "times": {
-        "t_end": Key("number", 12.0, minimum=0.0, positive=True),
+        "t_end": Key("number", 6.0, minimum=0.0, positive=True, doc="final time"),
         "frames": Key(
-            "int", 25, minimum=2, doc="equally spaced output times, 0 and t_end included"
+            "int",
+            13,
+            minimum=2,
+            doc="equally spaced output times, 0 and t_end included (render times are added)",
         ),
     },
     "output": {
-        "root": Key("str", "runs", doc="directory holding one folder per run name"),
-        "render": Key("times", [0.0, 4.0, 12.0], doc="times at which the density is rendered"),
-        "vtk": Key("bool", True),
-        "gif": Key("bool", True),
-        "cluster_radius": Key("number", 0.15, minimum=0.0, positive=True),
+        "root": Key(
+            "str",
+            "runs",
+            doc="directory holding one folder per run name (relative to the working directory)",
+        ),
+        "render": Key(
+            "times",
+            [0.0, 3.0, 6.0],
+            doc="times at which the density and tokens are drawn (added to the output times)",
+        ),
+        "vtk": Key("bool", True, doc="write the VTK series (density.pvd + one .vtu per frame)"),
+        "gif": Key("bool", True, doc="write figures/animation.gif"),
+        "figures": Key("bool", True, doc="draw the figures at the end of the run"),
+        "cluster_radius": Key(
+            "number",
+            0.15,
+            minimum=0.0,
+            positive=True,
+            doc="geodesic merging radius of the token cluster count",
+        ),
+        "cluster_min_mass": Key(
+            "number",
+            0.01,
+            minimum=0.0,
+            maximum=1.0,
+            doc="clusters lighter than this fraction of the mass are not counted",
+        ),
     },
 }
 
-#: The embedded default run: S^2, icosphere, DG p = 1, beta = 9, near-uniform start, particles.
+#: The embedded default run (the SCHEMA defaults): S^2 icosphere level 3 (1280 cells), DG p = 1,
+#: beta = 9, uniform plus seeded noise of relative size 0.5 on the harmonics of degree <= 4,
+#: 1500 tokens sampled from it, 13 frames to t = 6, when about four clusters have formed.
 DEFAULT_CONFIG = {"name": "default"}
 
 
@@ -131,6 +211,8 @@ def _check(path, key: Key, v):
     if key.minimum is not None and kind in ("int", "number"):
         if v < key.minimum or (key.positive and v == key.minimum):
             _fail(path, f"{'>' if key.positive else '>='} {key.minimum:g}", v)
+    if key.maximum is not None and kind in ("int", "number") and v > key.maximum:
+        _fail(path, f"<= {key.maximum:g}", v)
     return v
 
 
@@ -180,19 +262,39 @@ def _cross_checks(cfg):
     if mesh["kind"] == "file" and not Path(mesh["path"]).is_file():
         raise ValueError(f"config key 'mesh.path': no such file {mesh['path']!r}")
     d = {"icosphere": 3, "circle": 2}.get(mesh["kind"])
-    for name in ("Q", "K", "V"):
-        mat = cfg["model"][name]
-        if d is not None and isinstance(mat, list) and len(mat) != d:
-            shape = f"{len(mat)} x {len(mat[0])}"
-            _fail(
-                f"model.{name}", f"a {d} x {d} matrix for a {mesh['kind']} mesh, not {shape}", mat
-            )
+    if d is not None:
+        check_dimension(cfg, d)
     if abs(cfg["initial"]["amplitude"]) >= 1:
         _fail("initial.amplitude", "a number with |amplitude| < 1", cfg["initial"]["amplitude"])
     t_end = cfg["times"]["t_end"]
     bad = [t for t in cfg["output"]["render"] if not 0 <= t <= t_end]
     if bad:
         _fail("output.render", f"times within [0, times.t_end = {t_end:g}]", bad)
+
+
+def check_dimension(cfg: dict, d: int) -> None:
+    """Checks that need the ambient dimension d of the mesh (2 on S^1, 3 on S^2).
+
+    Called by :func:`resolve` when ``mesh.kind`` fixes d, and by the run once a mesh file is
+    read. Raises ``ValueError`` naming the key.
+    """
+    kind = cfg["mesh"]["kind"]
+    where = f"a {kind} mesh" if kind != "file" else f"the mesh file (d = {d})"
+    for name in ("Q", "K", "V"):
+        mat = cfg["model"][name]
+        if isinstance(mat, list) and len(mat) != d:
+            shape = f"{len(mat)} x {len(mat[0])}"
+            _fail(f"model.{name}", f"a {d} x {d} matrix for {where}, not {shape}", mat)
+    init = cfg["initial"]
+    if init["kind"] == "vmf":
+        for c in init["centres"]:
+            ok = len(c) == d and all(
+                isinstance(a, numbers.Real) and not isinstance(a, bool) for a in c
+            )
+            if not ok or not any(c):
+                _fail("initial.centres", f"non-zero points of {d} numbers for {where}", c)
+    if init["kind"] == "mode" and d == 3 and abs(init["m"]) > init["ell"]:
+        _fail("initial.m", f"an order with |m| <= initial.ell = {init['ell']}", init["m"])
 
 
 def load_config(path=None) -> dict:
@@ -214,3 +316,80 @@ def dump_config(cfg: dict) -> str:
     import tomli_w
 
     return tomli_w.dumps(cfg)
+
+
+_TYPE_NAMES = {
+    "number": "float",
+    "int": "integer",
+    "bool": "boolean",
+    "str": "string",
+    "times": "list of floats",
+    "matrix": "string or matrix",
+    "points": "list of points",
+}
+
+
+def _toml_value(v) -> str:
+    """A default as one line of TOML (the values here are numbers, strings, bools, lists)."""
+    import json
+
+    return json.dumps(v)
+
+
+def _allowed(key: Key) -> str:
+    if key.choices is not None:
+        return ", ".join(f"`{_toml_value(c)}`" for c in key.choices)
+    parts = []
+    if key.minimum is not None:
+        parts.append(f"{'>' if key.positive else '>='} {key.minimum:g}")
+    if key.maximum is not None:
+        parts.append(f"<= {key.maximum:g}")
+    return " and ".join(parts)
+
+
+def reference_markdown() -> str:
+    """The configuration reference as Markdown: one table per section, generated from SCHEMA.
+
+    ``docs/cli.md`` holds this text between ``<!-- config-reference:start -->`` and
+    ``<!-- config-reference:end -->``; a test checks that it is up to date.
+    """
+    out = [
+        'Top level: `name` (string, default `"default"`): the run\'s folder name under '
+        "`output.root`.",
+        "",
+    ]
+    for section, keys in SCHEMA.items():
+        out += [f"### [{section}]", "", "| key | type | default | allowed | meaning |"]
+        out.append("|---|---|---|---|---|")
+        for name, key in keys.items():
+            doc = key.doc.replace("|", "\\|")
+            row = [f"`{name}`", _TYPE_NAMES[key.kind], f"`{_toml_value(key.default)}`"]
+            out.append("| " + " | ".join(row + [_allowed(key), doc]) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+_MARKERS = ("<!-- config-reference:start -->\n", "<!-- config-reference:end -->")
+
+
+def update_docs(path) -> bool:
+    """Rewrite the config reference between the markers of a Markdown file; True if changed."""
+    p = Path(path)
+    text = p.read_text()
+    start, end = _MARKERS
+    if start not in text or end not in text:
+        raise ValueError(f"{str(p)!r} lacks the markers {start.strip()} ... {end}")
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    new = f"{head}{start}\n{reference_markdown().strip()}\n\n{end}{tail}"
+    if new != text:
+        p.write_text(new)
+    return new != text
+
+
+if __name__ == "__main__":  # python -m meanfield.config --update-docs docs/cli.md
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "--update-docs":
+        sys.exit("usage: python -m meanfield.config --update-docs FILE.md")
+    print("updated" if update_docs(sys.argv[2]) else "up to date", sys.argv[2])
