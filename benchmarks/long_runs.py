@@ -36,46 +36,12 @@ import numpy as np
 
 import meanfield as mf
 from meanfield import initial
-from meanfield.diagnostics import Clusters, energy, find_clusters
-from meanfield.harmonics import sphere_area
+from meanfield.diagnostics import energy
+from meanfield.sweep import density_clusters
 
-#: A quadrature point belongs to a cluster when its density exceeds this multiple of the
-#: uniform density (clusters of a collapsed state sit 10^3..10^10 above it, the empty space
-#: far below).
-CLUSTER_LEVEL = 4.0
-#: Cluster radius in mesh cells (points of one cluster are chained across this distance).
+#: Cluster detection (see meanfield.sweep.density_clusters): density above 4x uniform, chained
+#: over 3 mesh resolutions, clusters lighter than 1% of the mass not counted.
 CLUSTER_CELLS = 3.0
-#: Clusters lighter than this fraction of the mass are not counted.
-CLUSTER_MIN_MASS = 0.01
-
-
-def density_clusters(rho, level=CLUSTER_LEVEL, cells=CLUSTER_CELLS, min_mass=CLUSTER_MIN_MASS):
-    r"""Clusters of a density: connected regions where :math:`\rho > \text{level}/|S^{d-1}|`.
-
-    Parameters
-    ----------
-    rho : Density
-    level : float
-        Threshold as a multiple of the uniform density of the same mass.
-    cells : float
-        Chaining radius as a multiple of the mesh resolution (geodesic).
-    min_mass : float
-        Regions lighter than ``min_mass`` times the total mass are ignored.
-
-    Returns
-    -------
-    Clusters
-        ``count``, ``centres`` (count, d), ``masses`` (count,) by decreasing mass.
-    """
-    x, w = rho.quadrature_measure()
-    mass = w.sum()
-    d = rho.space.dim
-    keep = rho.quadrature_values().ravel() > level * mass / sphere_area(d)
-    if not keep.any():
-        return Clusters(0, np.zeros((0, d)), np.zeros(0), np.full(x.shape[0], -1))
-    radius = min(np.pi, cells * rho.space.mesh.resolution)
-    cl = find_clusters(x[keep], w[keep], radius=radius, min_mass=min_mass * mass)
-    return cl
 
 
 @dataclass
