@@ -215,7 +215,7 @@ def _circle_figure(density, tokens=None, title: str | None = None, ylim=None):
     if tokens is not None:
         ang = np.arctan2(tokens[:, 1], tokens[:, 0])
         ax.hist(ang, bins=180, range=(-np.pi, np.pi), density=True, color="tab:orange",
-                alpha=0.6, label=f"{len(tokens)} tokens")  # fmt: skip
+                alpha=0.6, histtype="stepfilled", label=f"{len(tokens)} tokens")  # fmt: skip
     ax.plot(theta, rho / density.integrate(), color="tab:blue", lw=1.2, label="PDE density")
     ax.set_xlim(-np.pi, np.pi)
     if ylim is not None:
