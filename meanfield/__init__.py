@@ -5,7 +5,7 @@ solves a continuity equation. This package solves both: the token ODE (particles
 mean-field PDE (discontinuous Galerkin on spherical meshes).
 """
 
-from . import diagnostics, theory
+from . import diagnostics, harmonics, initial, theory
 from .compare import wasserstein
 from .dg import DG, Density
 from .mesh import SphereMesh
@@ -22,6 +22,8 @@ __all__ = [
     "SphereMesh",
     "Trajectory",
     "diagnostics",
+    "harmonics",
+    "initial",
     "sample_sphere",
     "solve_density",
     "solve_particles",
