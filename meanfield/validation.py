@@ -722,13 +722,12 @@ def write_report(directory, quick=False, progress=False) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     cpu = time.process_time()
     if quick:
-        cases = growth_rate_cases(((2, 4.0, range(1, 7)), (3, 4.0, (1, 2))))
+        cases = growth_rate_cases(((2, 4.0, (3,)), (3, 4.0, (2,))))
         mf_args = {
-            2: {"ns": (250, 500, 1000, 2000, 4000), "seeds": range(4), "levels": (8, 16, 64)},
-            3: {"ns": (250, 1000, 4000), "seeds": range(3), "levels": (1, 2),
-                "density_points": 50_000},
-        }  # fmt: skip
-        scaling = {"ns": (250, 500, 1000), "seeds": range(2)}
+            2: {"ns": (250, 1000), "seeds": range(3), "levels": (8, 64)},
+            3: {"ns": (250, 1000), "seeds": range(2), "levels": (1, 2), "density_points": 20_000},
+        }
+        scaling = {"ns": (250, 500), "seeds": range(2)}
     else:
         cases = growth_rate_cases()
         mf_args = {2: {"seeds": range(16)}, 3: {"seeds": range(8)}}
