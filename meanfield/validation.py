@@ -408,13 +408,14 @@ def mean_field_study(
     dt=0.1,
     dt_max=0.05,
     density_points=None,
+    velocity="spectral",
     progress=False,
 ) -> dict:
     r"""Particles against the PDE: distance between empirical measures and densities.
 
     For every n and seed, n tokens are drawn exactly from the initial density of the finest
     mesh (:meth:`Density.sample`, generator ``default_rng([seed, n])``), moved by the token ODE
-    (:func:`solve_particles`, RK4 with step ``dt``, "auto" velocity: spectral on large n), and
+    (:func:`solve_particles`, RK4 with step ``dt``, spectral velocity by default), and
     compared at each time with the PDE solution of every mesh level (Q = K = V = I):
     :class:`SlicedMetric` (exact binned :math:`W_1` on :math:`S^1`, :math:`SSW_1` on
     :math:`S^2`, densities carried by :func:`density_measure`) and the first-moment error
@@ -445,6 +446,8 @@ def mean_field_study(
         Largest PDE step.
     density_points : int, optional
         Points of :func:`density_measure`.
+    velocity : {"spectral", "auto", "direct"}
+        Token field evaluator ("auto" picks batched direct sums for n <= 512, slower here).
     progress : bool
         Print one line per n.
 
@@ -475,7 +478,7 @@ def mean_field_study(
         x0 = np.stack(
             [pde[levels[-1]]["rho0"].sample(n, np.random.default_rng([s, n])) for s in seeds]
         )
-        traj = solve_particles(model, x0, times, dt=dt)
+        traj = solve_particles(model, x0, times, dt=dt, velocity=velocity)
         c1 = time.process_time()
         for k, t in enumerate(times):
             for b, seed in enumerate(seeds):
