@@ -91,9 +91,9 @@ def add_run(subparsers) -> None:
         help="solve the mean-field PDE and a matching token run, write results and figures",
         description=(
             "Run a configuration (TOML; without one, the embedded default: S^2 icosphere, "
-            "DG p = 1, beta = 9, near-uniform start, 1500 tokens) frame by frame into "
-            "<output.root>/<name>/, checkpointing every frame. An existing directory is an "
-            "error unless --resume is given. See docs/cli.md for every config key."
+            "DG p = 1, beta = 9, uniform plus a seeded 50% perturbation, 1500 tokens) frame by "
+            "frame into <output.root>/<name>/, checkpointing every frame. An existing directory is "
+            "an error unless --resume is given. See docs/cli.md for every config key."
         ),
     )
     p.add_argument("config", metavar="CONFIG.toml", nargs="?", default=None,

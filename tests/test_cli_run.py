@@ -222,3 +222,34 @@ def test_docs_config_reference_is_generated_from_schema():
     assert body.strip() == reference_markdown().strip(), (
         "docs/cli.md is out of date: python -m meanfield.config --update-docs docs/cli.md"
     )
+
+
+def test_resume_after_sigkill_of_a_real_process(workdir):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    cfg = TINY.replace("t_end = 0.6\nframes = 4", "t_end = 6.0\nframes = 61")
+    (workdir / "long.toml").write_text(cfg)
+    assert main(["run", "long.toml", "--quiet", "--out", "full"]) == 0
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meanfield.cli", "run", "long.toml", "--quiet", "--out", "cut"],
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    marker = workdir / "cut" / "checkpoints" / "frame_00003.npz"
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
+    assert marker.exists() and not (workdir / "cut" / "density.npz").exists()  # killed mid-run
+    assert main(["run", "long.toml", "--quiet", "--out", "cut", "--resume"]) == 0
+    a = load_npz(workdir / "full" / "density.npz")
+    b = load_npz(workdir / "cut" / "density.npz")
+    np.testing.assert_allclose(b["coefficients"], a["coefficients"], rtol=1e-12, atol=1e-15)
+    pa, pb = (load_npz(workdir / d / "particles.npz")["x"] for d in ("full", "cut"))
+    np.testing.assert_allclose(pb, pa, rtol=1e-12, atol=1e-15)
