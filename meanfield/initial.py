@@ -8,6 +8,7 @@ them to ``DG(mesh, degree).interpolate(f)``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -63,9 +64,9 @@ class ModePerturbation:
         if abs(eps) >= 1:
             raise ValueError(f"amplitude must satisfy |amplitude| < 1, got {eps}")
 
-    @property
+    @cached_property
     def sup_norm(self) -> float:
-        """:math:`\\|Y_{\\ell m}\\|_\\infty`, computed on a fine grid of the sphere."""
+        """:math:`\\|Y_{\\ell m}\\|_\\infty`, computed once on a fine grid of the sphere."""
         if self.d == 2:
             return 1.0 / np.sqrt(np.pi)
         polar = np.linspace(0.0, np.pi, 721)
