@@ -36,10 +36,9 @@ import numpy as np
 
 import meanfield as mf
 from meanfield import initial
-from meanfield.diagnostics import energy
-from meanfield.sweep import density_clusters
+from meanfield.diagnostics import density_clusters, energy
 
-#: Cluster detection (see meanfield.sweep.density_clusters): density above 4x uniform, chained
+#: Cluster detection (see meanfield.diagnostics.density_clusters): density above 4x uniform, chained
 #: over 3 mesh resolutions, clusters lighter than 1% of the mass not counted.
 CLUSTER_CELLS = 3.0
 

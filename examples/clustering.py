@@ -19,10 +19,9 @@ from pathlib import Path
 import numpy as np
 
 import meanfield as mf
-from meanfield.diagnostics import find_clusters
+from meanfield.diagnostics import density_clusters, find_clusters
 from meanfield.initial import WhiteNoise
 from meanfield.plot import plot_circle_density, render_density
-from meanfield.sweep import density_clusters
 from meanfield.theory import fastest_mode
 
 BETA = 9.0

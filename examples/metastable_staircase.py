@@ -31,9 +31,8 @@ from pathlib import Path
 import numpy as np
 
 import meanfield as mf
-from meanfield.diagnostics import energy, find_clusters
+from meanfield.diagnostics import density_clusters, energy, find_clusters
 from meanfield.initial import WhiteNoise
-from meanfield.sweep import density_clusters
 
 RADIUS, MIN_MASS = 0.05, 0.02
 

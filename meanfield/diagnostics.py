@@ -25,6 +25,7 @@ __all__ = [
     "first_moment",
     "second_moment",
     "mode_amplitude",
+    "density_clusters",
 ]
 
 _ROWS = 1 << 16  # elements of a pairwise tile
@@ -238,3 +239,29 @@ def _merge(centres, chord):
     pairs = cKDTree(centres).query_pairs(chord, output_type="ndarray")
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(k, k))
     return connected_components(graph, directed=False)[1]
+
+
+def density_clusters(rho, level: float = 4.0, cells: float = 3.0, min_mass: float = 0.01):
+    r"""Clusters of a density: connected regions where :math:`\rho > \text{level}\cdot
+    M/|S^{d-1}|` (M the mass).
+
+    The quadrature points above the level are grouped by
+    :func:`find_clusters` with radius ``cells`` times the mesh resolution;
+    regions lighter than ``min_mass * M`` are dropped. A near-uniform density has no cluster; a
+    collapsed state has one per concentration, holding nearly all the mass.
+
+    Returns
+    -------
+    Clusters
+        ``count``, ``centres`` (count, d), ``masses`` (count,) by decreasing mass (absolute,
+        not fractions).
+    """
+    from .harmonics import sphere_area
+
+    x, w = rho.quadrature_measure()
+    mass, d = float(w.sum()), rho.space.dim
+    keep = rho.quadrature_values().ravel() > level * mass / sphere_area(d)
+    if not keep.any():
+        return Clusters(0, np.zeros((0, d)), np.zeros(0), np.full(x.shape[0], -1))
+    radius = min(np.pi, cells * rho.space.mesh.resolution)
+    return find_clusters(x[keep], w[keep], radius=radius, min_mass=min_mass * mass)

@@ -211,15 +211,15 @@ def diagnose(setup: Setup, coefficients: np.ndarray, x: np.ndarray | None) -> di
     """Diagnostics of one frame (see :data:`DENSITY_SERIES`, :data:`PARTICLE_SERIES`).
 
     ``energy`` is :math:`E_\beta` of the density's quadrature measure, ``clusters`` the
-    number of regions above 4 times the uniform level (:func:`meanfield.sweep.density_clusters`,
+    number of regions above 4 times the uniform level
+    (:func:`meanfield.diagnostics.density_clusters`,
     0 while the density is still spread out); for the tokens, the same on the empirical measure,
     ``distance_w1`` the Wasserstein-1 distance (geodesic, radians) between the tokens and the
     density (:func:`meanfield.wasserstein`), and ``moment_gap`` the distance between their
     first moments.
     """
     from .compare import wasserstein
-    from .diagnostics import energy, find_clusters, first_moment
-    from .sweep import density_clusters
+    from .diagnostics import density_clusters, energy, find_clusters, first_moment
 
     out = setup.config["output"]
     beta = setup.model.beta

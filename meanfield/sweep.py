@@ -82,6 +82,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import as_int, as_scalar, as_times, choose
+from .diagnostics import density_clusters  # noqa: F401  (re-exported: older scripts import it here)
 
 __all__ = [
     "Param",
@@ -933,33 +934,6 @@ DENSITY_PARAMETERS = {
     "cluster_min_mass": Param("float", 0.01, doc="lighter clusters (mass fraction) not counted"),
     "save": Param("bool", False, doc="keep the DG coefficients as artifacts/<key>/density.npz"),
 }
-
-
-def density_clusters(rho, level: float = 4.0, cells: float = 3.0, min_mass: float = 0.01):
-    r"""Clusters of a density: connected regions where :math:`\rho > \text{level}\cdot
-    M/|S^{d-1}|` (M the mass).
-
-    The quadrature points above the level are grouped by
-    :func:`meanfield.diagnostics.find_clusters` with radius ``cells`` times the mesh resolution;
-    regions lighter than ``min_mass * M`` are dropped. A near-uniform density has no cluster; a
-    collapsed state has one per concentration, holding nearly all the mass.
-
-    Returns
-    -------
-    Clusters
-        ``count``, ``centres`` (count, d), ``masses`` (count,) by decreasing mass (absolute,
-        not fractions).
-    """
-    from .diagnostics import Clusters, find_clusters
-    from .harmonics import sphere_area
-
-    x, w = rho.quadrature_measure()
-    mass, d = float(w.sum()), rho.space.dim
-    keep = rho.quadrature_values().ravel() > level * mass / sphere_area(d)
-    if not keep.any():
-        return Clusters(0, np.zeros((0, d)), np.zeros(0), np.full(x.shape[0], -1))
-    radius = min(np.pi, cells * rho.space.mesh.resolution)
-    return find_clusters(x[keep], w[keep], radius=radius, min_mass=min_mass * mass)
 
 
 def _initial_density(params: dict):

@@ -59,7 +59,7 @@ def test_tiny_sweep_exits_zero_and_writes_rows(tmp_path, address, capsys):
         ('task = "particles"\n[base\nbeta = 1\n', "invalid TOML"),
         ('task = "particles"\n[base]\nbeta = 1\ncolour = 3\n', "unknown key 'colour'"),
         ('task = "particles"\n[grid]\nbeta = []\n', "grid.beta must be a non-empty list"),
-        ('task = "particle"\n[base]\nbeta = 1\n', "task must be one of ['both', 'density', 'particles'"),
+        ('task = "particle"\n[base]\nbeta = 1\n', "one of ['both', 'density', 'particles'"),
         ('task = "particles"\n[base]\nbeta = 1\n', "out must be given"),
     ],
 )

@@ -11,8 +11,7 @@ import pytest
 
 import meanfield as mf
 from meanfield import initial
-from meanfield.diagnostics import energy
-from meanfield.sweep import density_clusters
+from meanfield.diagnostics import density_clusters, energy
 
 BETA = 9.0
 #: Relative energy decrease tolerated between outputs: round-off of the energy sums (the
