@@ -110,12 +110,11 @@ def attention_field(model, space, method: str = "auto", **options):
         )
     choose(method, "velocity_method", EVALUATORS)
     evaluator = EVALUATORS[method]
-    x, y = space.velocity_points, space.quadrature_points
-    weights, phi_t = space.quadrature.weights, np.ascontiguousarray(space.phi.T)
+    x = space.velocity_points
 
     def field(t, c):
-        w = np.maximum((weights * (c @ phi_t)).ravel(), 0.0)
-        return tangent(x, evaluator(model, x, y, w, **options))
+        y, w = Density(space, c).quadrature_measure()
+        return tangent(x, evaluator(model, x, y, np.maximum(w, 0.0), **options))
 
     return field
 
