@@ -87,7 +87,7 @@ def long_run(rho0, beta, t_end, every, dt_max=0.1, label="", echo=True) -> LongR
     for k, t in enumerate(times):
         if k:
             sol = mf.solve_density(model, rho, [times[k - 1], t], dt_max=dt_max)
-            rho, steps = sol.densities[-1], steps + sol.stats["steps"]
+            rho, steps = sol.densities[-1], steps + sol.stats.steps
         cl = density_clusters(rho)
         row = {
             "t": float(t),

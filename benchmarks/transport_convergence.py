@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 import meanfield as mf
-from meanfield.transport import ReversingDeformation, SolidBodyRotation, gaussian_hills
+from meanfield.eulerian.flows import ReversingDeformation, SolidBodyRotation, gaussian_hills
 
 
 def von_mises(x):
@@ -48,8 +48,8 @@ def run(mesh, degree, flow, f0, t_end, exact, cfl=mf.solve.DEFAULT_CFL):
         "l2": err["l2"],
         "drift": drift,
         "min": min(d.min_value() for d in sol.densities),
-        "steps": sol.stats["steps"],
-        "rejected": sol.stats["rejected"],
+        "steps": sol.stats.steps,
+        "rejected": sol.stats.rejected,
         "wall": wall,
     }
 

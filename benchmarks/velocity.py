@@ -27,8 +27,8 @@ import time
 import numpy as np
 
 import meanfield as mf
-from meanfield.spectral import spectral_field, truncation
-from meanfield.velocity import _executor, direct_field
+from meanfield.field import _executor, direct_field
+from meanfield.field.spectral import spectral_field, truncation
 
 BETA = 4.0
 
@@ -122,12 +122,12 @@ def long_run(n: int = 100_000, t_end: float = 5.0):
     x0 = mf.sample_sphere(n, 3, 0)
     print(f"\nlong run: n = {n} tokens on S^2, beta = {BETA:g}, t in [0, {t_end:g}], rk4, spectral")
     start = time.perf_counter()
-    traj = mf.solve_particles(model, x0, [0.0, t_end], velocity="spectral")
+    traj = mf.solve_particles(model, x0, [0.0, t_end], field="spectral")
     wall = time.perf_counter() - start
     order = np.linalg.norm(traj.x[-1].mean(axis=0))
     print(
-        f"steps {traj.stats['steps']}, field evaluations {traj.stats['nfev']}, "
-        f"wall {wall:.1f} s ({wall / traj.stats['nfev']:.3f} s per evaluation); "
+        f"steps {traj.stats.steps}, field evaluations {traj.stats.nfev}, "
+        f"wall {wall:.1f} s ({wall / traj.stats.nfev:.3f} s per evaluation); "
         f"|mean token| {np.linalg.norm(x0.mean(0)):.4f} -> {order:.4f}"
     )
 

@@ -3,7 +3,8 @@
 A near-uniform density (uniform plus a seeded perturbation on the low harmonics) is advanced
 by the mean-field PDE (DG p = 1) at beta = 9; n tokens drawn from the same initial density
 (``Density.sample``) follow the token ODE. Both form clusters, about as many as the
-fastest-growing harmonic of the linearised flow predicts (l* = 4 at beta = 9, DESIGN §3).
+fastest-growing harmonic of the linearised flow predicts (l* = 4 at beta = 9 by the SA
+growth rates).
 
 Figures (in ``out``):
 

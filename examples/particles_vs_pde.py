@@ -3,7 +3,7 @@
 n tokens are drawn exactly from a smooth initial density (a two-component von Mises-Fisher
 mixture), moved by the self-attention ODE (SA, beta = 1, Q = K = V = I), and compared at
 t = 1, 2, 4 with the DG solution of the mean-field equation on several meshes. The distance
-(exact circular W1 on S^1, spherical sliced W1 on S^2: see meanfield.validation) falls like
+(exact circular W1 on S^1, spherical sliced W1 on S^2: see meanfield.studies.mean_field) falls like
 n^{-1/2} until the mesh error of the PDE takes over; that floor falls with the mesh.
 
     python examples/particles_vs_pde.py            # full study (a few minutes on 2 cores)
@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from meanfield import validation as val
+from meanfield.app.report import mean_field_tables, plot_mean_field
+from meanfield.studies.mean_field import mean_field_study, summarize_mean_field
 
 FULL = {
     2: {"seeds": range(16), "levels": (8, 16, 32, 128)},
@@ -39,11 +40,11 @@ def main(small=False, out="out/particles_vs_pde"):
     """
     wall, cpu = time.time(), time.process_time()
     config = SMALL if small else FULL
-    results = [val.mean_field_study(d, progress=not small, **config[d]) for d in (2, 3)]
-    figure = val.plot_mean_field(results, Path(out) / "particles_vs_pde.png")
+    results = [mean_field_study(d, progress=not small, **config[d]) for d in (2, 3)]
+    figure = plot_mean_field(results, Path(out) / "particles_vs_pde.png")
     summary = {"slopes": {}, "moment_slopes": {}, "floors": {}, "mesh_errors": {}}
     for res in results:
-        d, s = res["d"], val.summarize_mean_field(res)
+        d, s = res["d"], summarize_mean_field(res)
         summary["slopes"][d] = {r["t"]: r["slope"] for r in s["slopes"]}
         summary["moment_slopes"][d] = {r["t"]: r["moment_slope"] for r in s["slopes"]}
         summary["floors"][d] = {}
@@ -53,7 +54,7 @@ def main(small=False, out="out/particles_vs_pde"):
             if r["mesh_error"] is not None:
                 summary["mesh_errors"][d].setdefault(r["mesh"], {})[r["t"]] = r["mesh_error"]
         if not small:
-            print("\n".join(val._mean_field_tables(res)))
+            print("\n".join(mean_field_tables(res)))
     summary["mass_drift"] = max(res["mass_drift"] for res in results)
     summary["cpu_s"] = time.process_time() - cpu
     summary["wall_s"] = time.time() - wall

@@ -7,7 +7,7 @@ grid point of a :func:`meanfield.sweep` (one batched ensemble run each), so the 
 any Dask cluster and resumes if interrupted.
 
 Overlaid: the equiangular curve. If all pairwise cosines equal c, they stay equal, and
-(from DESIGN §1 with :math:`Z = e^\beta + (n-1)e^{\beta c}`)
+(from the SA field of two groups with :math:`Z = e^\beta + (n-1)e^{\beta c}`)
 
 .. math::
     \dot c = 2\langle \dot x_i, x_k\rangle
@@ -36,7 +36,7 @@ import numpy as np
 from scipy.integrate import quad, solve_ivp
 
 import meanfield as mf
-from meanfield.sweep import read_results, time_series
+from meanfield.app.sweep import read_results, time_series
 
 LEVEL = 0.999  # "together": cosine above this
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import meanfield as mf
-from meanfield.transport import SolidBodyRotation
+from meanfield.eulerian.flows import SolidBodyRotation
 
 CENTRE = np.array([0.0, -1.0, 0.0])  # longitude 3 pi / 2 on the equator
 RADIUS = 1.0 / 3.0
@@ -50,7 +50,7 @@ def main(small: bool = False, out: str | Path = "out/transport_rotation") -> dic
         "peak_height": float(final.cell_means().max()),
         "peak_error": float(np.arccos(np.clip(peak @ CENTRE / np.linalg.norm(peak), -1, 1))),
         "resolution": mesh.resolution,
-        "steps": sol.stats["steps"],
+        "steps": sol.stats.steps,
     }
     for key, value in result.items():
         print(f"{key:>12}: {value:.6g}" if isinstance(value, float) else f"{key:>12}: {value}")

@@ -5,14 +5,14 @@ solves a continuity equation. This package solves both: the token ODE (particles
 mean-field PDE (discontinuous Galerkin on spherical meshes).
 """
 
-from . import diagnostics, harmonics, initial, theory
+from . import diagnostics, field, harmonics, initial, plot, schemes, theory
+from .app.sweep import sweep
 from .compare import wasserstein
-from .dg import DG, Density
-from .mesh import SphereMesh
+from .eulerian import DG, Density
+from .initial import sample_sphere
 from .model import Attention
-from .particles import sample_sphere
 from .solve import DensitySolution, Trajectory, solve_density, solve_particles
-from .sweep import sweep
+from .sphere import SphereMesh
 
 __all__ = [
     "Attention",
@@ -22,9 +22,12 @@ __all__ = [
     "SphereMesh",
     "Trajectory",
     "diagnostics",
+    "field",
     "harmonics",
     "initial",
+    "plot",
     "sample_sphere",
+    "schemes",
     "solve_density",
     "solve_particles",
     "sweep",

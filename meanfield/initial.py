@@ -15,7 +15,7 @@ import numpy as np
 from ._checks import as_int, as_points, as_real_array, as_rng, as_scalar
 from .harmonics import real_harmonic, sphere_area
 
-__all__ = ["Uniform", "ModePerturbation", "VonMisesFisher", "WhiteNoise"]
+__all__ = ["Uniform", "ModePerturbation", "VonMisesFisher", "WhiteNoise", "sample_sphere"]
 
 
 @dataclass(frozen=True)
@@ -234,3 +234,31 @@ def _fine_grid(d):
     from .compare import fibonacci_sphere
 
     return fibonacci_sphere(20_000)
+
+
+def sample_sphere(n, d, rng=None) -> np.ndarray:
+    """Draw ``n`` points uniformly on the unit sphere :math:`S^{d-1}`.
+
+    Parameters
+    ----------
+    n : int
+        Number of points (>= 1).
+    d : int
+        Ambient dimension (>= 2).
+    rng : int, numpy.random.Generator or None
+        Seed or generator.
+
+    Returns
+    -------
+    x : ndarray, shape (n, d)
+    """
+    n = as_int(n, "n", min_value=1)
+    d = as_int(d, "d", min_value=2)
+    g = as_rng(rng)
+    x = g.standard_normal((n, d))
+    r = np.linalg.norm(x, axis=1, keepdims=True)
+    while np.any(r == 0):  # probability zero, but never divide by it
+        bad = r[:, 0] == 0
+        x[bad] = g.standard_normal((int(bad.sum()), d))
+        r = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / r

@@ -116,13 +116,6 @@ class Attention:
         """The value matrix V as a (d, d) array."""
         return np.eye(d) if self._V is None else np.asarray(self._V)
 
-    def check_dim(self, d: int, name: str = "x") -> None:
-        """Raise if points of dimension ``d`` do not match Q/K/V."""
-        if self._dim is not None and d != self._dim:
-            raise ValueError(
-                f"{name} has points in R^{d} but the model's Q/K/V are {self._dim} x {self._dim}"
-            )
-
     def velocity(self, x, y=None, weights=None, method: str = "auto", **options) -> np.ndarray:
         r"""The attention field at targets ``x`` for the measure :math:`\sum_j w_j \delta_{y_j}`.
 
@@ -145,6 +138,6 @@ class Attention:
         v : ndarray, shape (m, d)
             Tangent vectors, :math:`\langle v_i, x_i\rangle = 0`.
         """
-        from .velocity import evaluate
+        from .field import evaluate
 
         return evaluate(self, x, y, weights, method, **options)

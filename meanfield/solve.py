@@ -1,7 +1,13 @@
-"""The solve verbs: :func:`solve_particles` (tokens) and :func:`solve_density` (mean-field PDE).
+r"""The solve verbs and their result types.
 
-Each verb validates its inputs, builds the right-hand side and hands it to a time-stepping scheme
-from a registry; the schemes themselves hold no state of the solution.
+- :func:`solve_particles`: n tokens on :math:`S^{d-1}`, :math:`\dot x_i = X[\mu_n](x_i)`.
+- :func:`solve_density`: a density on a sphere mesh,
+  :math:`\partial_t\rho + \mathrm{div}_S(\rho u) = 0` with :math:`u = X[\rho]` (the mean-field
+  equation) or a prescribed u.
+
+Each verb validates its inputs, builds a :class:`meanfield.schemes.Problem` and hands it to a
+scheme of :data:`meanfield.schemes.SCHEMES`; a density solve first picks a spatial scheme from
+:data:`DENSITY_SCHEMES` (``"eulerian"``: upwind DG on the fixed mesh).
 """
 
 from __future__ import annotations
@@ -10,22 +16,63 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import as_scalar, as_times, choose
-from .dg import Density, ZhangShuLimiter
+from ._checks import as_points, as_scalar, as_times, choose
+from .eulerian.dg import Density
+from .eulerian.limiter import ZhangShuLimiter
+from .eulerian.transport import UpwindTransport
+from .field.kernels import normalize, tangent
+from .field.registry import EVALUATORS
+from .field.tokens import token_rhs
 from .model import Attention
-from .particles import Trajectory, solve_particles
-from .timestep import SSP_METHODS, cfl_step, integrate
-from .transport import UpwindTransport
-from .velocity import EVALUATORS, tangent
+from .schemes import SCHEMES, Problem, Stats, cfl_step
 
-__all__ = ["DensitySolution", "Trajectory", "attention_field", "solve_density", "solve_particles"]
+__all__ = [
+    "DENSITY_SCHEMES",
+    "DensitySolution",
+    "PARTICLE_METHODS",
+    "Trajectory",
+    "attention_field",
+    "auto_dt",
+    "solve_density",
+    "solve_particles",
+]
 
-#: Default CFL number of :func:`solve_density` (see :func:`meanfield.timestep.cfl_step`). With
+#: Default CFL number of the Eulerian scheme (see :func:`meanfield.schemes.cfl_step`). With
 #: :math:`h_K = 4|K|/|\partial K|` a forward-Euler upwind step keeps a triangle's mean
 #: non-negative when :math:`\Delta t\,|u|\,|\partial K|/2 \le |K|`, i.e. cfl <= 1/2 for p = 0;
 #: for p = 1, 2 SSP-RK3 stays stable up to about cfl = 1.3 on icospheres (measured), so 1/2
 #: leaves a margin. Steps that would still make a mean negative are halved and redone.
 DEFAULT_CFL = 0.5
+
+#: Time schemes each verb accepts (names in :data:`meanfield.schemes.SCHEMES`).
+PARTICLE_METHODS = ("rk4", "dop853")
+EULERIAN_METHODS = ("ssprk3", "ssprk2", "euler")
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Result of :func:`solve_particles`.
+
+    Attributes
+    ----------
+    t : ndarray, shape (T,)
+        Output times.
+    x : ndarray, shape (T, n, d) or (T, B, n, d)
+        Token positions at the output times (B ensembles when batched).
+    method : str
+        Time-stepping scheme used.
+    stats : Stats
+        What the scheme did (steps, rejected, nfev, dt_min, dt_max, wall, cpu).
+    """
+
+    t: np.ndarray
+    x: np.ndarray
+    method: str
+    stats: Stats = field(default_factory=Stats)
+
+    def __getitem__(self, k) -> np.ndarray:
+        """Positions at output index ``k``, shape (n, d)."""
+        return self.x[k]
 
 
 @dataclass(frozen=True)
@@ -42,16 +89,18 @@ class DensitySolution:
         Total mass at each output time.
     method : str
         Time-stepping scheme.
-    stats : dict
-        ``steps``, ``rejected`` (halved steps), ``nfev`` (velocity evaluations, one per stage),
-        ``dt_min``, ``dt_max``.
+    stats : Stats
+        What the scheme did (steps, rejected, nfev, dt_min, dt_max, wall, cpu).
+    scheme : str
+        Spatial scheme (a key of :data:`DENSITY_SCHEMES`).
     """
 
     t: np.ndarray
     densities: list
     mass: np.ndarray
     method: str
-    stats: dict = field(default_factory=dict)
+    stats: Stats = field(default_factory=Stats)
+    scheme: str = "eulerian"
 
     def __getitem__(self, k) -> Density:
         """Density at output index ``k``."""
@@ -59,6 +108,97 @@ class DensitySolution:
 
     def __len__(self) -> int:
         return len(self.densities)
+
+
+def _progress(show, total, desc):
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="t", desc=desc, leave=False)
+
+
+def _run(scheme, problem, t, progress, desc):
+    bar = _progress(progress, float(t[-1] - t[0]), desc)
+    try:
+        return scheme.integrate(problem, t, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+
+def auto_dt(model, d: int) -> float:
+    r"""Default RK4 step from a bound on the field's Lipschitz constant.
+
+    SA: :math:`L \approx \|V\|(1 + \beta\|K^TQ\|)`; USA multiplies by :math:`e^{\beta\|K^TQ\|}`,
+    the size its weights reach once tokens cluster. Returns :math:`\min(0.05, 0.1/L)`.
+    """
+    a = float(np.linalg.norm(model.interaction(d), 2))
+    v = float(np.linalg.norm(model.value(d), 2))
+    rate = max(v, 1e-300) * (1.0 + a)
+    if not model.normalized:
+        rate *= np.exp(min(a, 700.0))
+    return min(0.05, 0.1 / rate)
+
+
+def solve_particles(
+    model: Attention,
+    x0,
+    t_eval,
+    dt=None,
+    method: str = "rk4",
+    field: str = "auto",
+    progress: bool = False,
+    **field_options,
+) -> Trajectory:
+    r"""Evolve n tokens on :math:`S^{d-1}` under self-attention.
+
+    Solves :math:`\dot x_i = X[\mu_n](x_i)`, :math:`\mu_n = \frac1n\sum_j\delta_{x_j}`.
+
+    Parameters
+    ----------
+    model : Attention
+    x0 : array_like, shape (n, d) or (B, n, d)
+        Initial tokens on the unit sphere, at time ``t_eval[0]``. A leading axis holds B
+        independent ensembles, advanced together (vectorised).
+    t_eval : array_like, shape (T,)
+        Non-decreasing output times; the first is the initial time.
+    dt : float, optional
+        RK4 step (``None``: :func:`auto_dt`). Ignored by ``"dop853"``.
+    method : {"rk4", "dop853"}
+        Fixed-step RK4 with projection, or SciPy's adaptive DOP853 (tight tolerances).
+    field : {"auto", "direct", "spectral"}
+        Field evaluator (:data:`meanfield.field.EVALUATORS`).
+    progress : bool
+        Show a tqdm progress bar.
+    **field_options
+        Passed to the evaluator.
+
+    Returns
+    -------
+    Trajectory
+        ``.t`` (T,), ``.x`` (T, n, d), or (T, B, n, d) for batched ``x0``.
+    """
+    if not isinstance(model, Attention):
+        raise ValueError(f"model must be a meanfield.Attention, got {type(model).__name__}")
+    choose(method, "method", PARTICLE_METHODS)
+    choose(field, "field", EVALUATORS)
+    x0 = as_points(x0, "x0", d=model.dim, batched=True)
+    t = as_times(t_eval)
+    if dt is None:
+        step = auto_dt(model, x0.shape[-1])
+    else:
+        step = as_scalar(dt, "dt", min_value=0, strict=True)
+    f = token_rhs(model, field, **field_options)
+    problem = Problem(rhs=lambda _t, x: (f(x), 0.0), y0=x0, dt=step, project=normalize)
+    xs, stats = _run(SCHEMES[method], problem, t, progress, "tokens")
+    return Trajectory(t=t, x=xs, method=method, stats=stats)
+
+
+# --- densities ----------------------------------------------------------------------------
 
 
 def prescribed_field(velocity, space):
@@ -69,12 +209,12 @@ def prescribed_field(velocity, space):
     """
     if not callable(velocity):
         raise ValueError(
-            f"velocity must be a callable (t, points (m, d)) -> (m, d), got "
-            f"{type(velocity).__name__}"
+            "model must be a meanfield.Attention or a callable velocity (t, points (m, d)) -> "
+            f"(m, d), got {type(velocity).__name__}"
         )
     x = space.velocity_points
 
-    def field(t, c):
+    def at(t, c):
         u = np.asarray(velocity(t, x), dtype=float)
         if u.shape != x.shape:
             raise ValueError(
@@ -84,10 +224,10 @@ def prescribed_field(velocity, space):
             raise ValueError(f"velocity returned NaN or inf at time t = {t:g}")
         return tangent(x, u)
 
-    return field
+    return at
 
 
-def attention_field(model, space, method: str = "auto", **options):
+def attention_field(model, space, field: str = "auto", **options):
     r"""``field(t, c) -> u``: the attention field of the density with coefficients c itself.
 
     The density is seen as the weighted point measure :math:`\sum_q w_q \rho(x_q)
@@ -99,8 +239,8 @@ def attention_field(model, space, method: str = "auto", **options):
     ----------
     model : Attention
     space : DG
-    method : {"auto", "direct", "spectral"}
-        Velocity evaluator (see :data:`meanfield.velocity.EVALUATORS`).
+    field : {"auto", "direct", "spectral"}
+        Evaluator (see :data:`meanfield.field.EVALUATORS`).
     **options
         Passed to the evaluator.
     """
@@ -108,96 +248,31 @@ def attention_field(model, space, method: str = "auto", **options):
         raise ValueError(
             f"model acts in dimension d = {model.dim} but the mesh lies in R^{space.dim}"
         )
-    choose(method, "velocity_method", EVALUATORS)
-    evaluator = EVALUATORS[method]
+    choose(field, "field", EVALUATORS)
+    evaluator = EVALUATORS[field]
     x = space.velocity_points
 
-    def field(t, c):
+    def at(t, c):
         y, w = Density(space, c).quadrature_measure()
         return tangent(x, evaluator(model, x, y, np.maximum(w, 0.0), **options))
 
-    return field
+    return at
 
 
-def _progress(show, total):
-    if not show:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="t", desc="density", leave=False)
-
-
-def solve_density(
-    velocity,
-    rho0,
-    t_eval,
-    cfl=DEFAULT_CFL,
-    dt_max=None,
-    method: str = "ssprk3",
-    limiter: bool = True,
-    progress: bool = False,
-    velocity_method: str = "auto",
-) -> DensitySolution:
-    r"""Transport a density on the sphere: :math:`\partial_t\rho + \mathrm{div}_S(\rho u) = 0`.
-
-    With an :class:`Attention` model, :math:`u = X[\rho]` is the attention field of the density
-    itself (the mean-field equation); with a callable, u is prescribed.
-
-    Upwind DG in space (:class:`meanfield.transport.UpwindTransport`), an SSP Runge–Kutta
-    scheme in time with the Zhang–Shu limiter after every stage, and the step
-    :math:`\Delta t = \min(\mathrm{cfl}\, h_{min} / ((2p+1)\max|u|),\ \Delta t_{max})`
-    shortened to land on every output time. Mass is conserved to round-off; with the limiter the
-    density is non-negative at every quadrature point and vertex.
-
-    Parameters
-    ----------
-    velocity : Attention or callable
-        The model whose field :math:`X[\rho]` moves the density (see
-        :func:`attention_field`), or ``velocity(t, x)`` for points x of shape (m, d) returning
-        the tangent field (m, d), called once per stage with all the points the scheme needs.
-    rho0 : Density
-        Initial density at ``t_eval[0]`` (limited before the first step when ``limiter``).
-    t_eval : array_like, shape (T,)
-        Non-decreasing output times.
-    cfl : float
-        CFL number (> 0).
-    dt_max : float, optional
-        Upper bound on the step.
-    method : {"auto", "ssprk3", "ssprk2", "euler", "direct", "spectral"}
-        Scheme from :data:`meanfield.timestep.SSP_METHODS`; "auto" is "ssprk3". For symmetry
-        with :meth:`Attention.velocity`, "direct" and "spectral" mean SSP-RK3 with that
-        velocity evaluator.
-    limiter : bool
-        Apply the positivity limiter (requires non-negative cell means in ``rho0``).
-    progress : bool
-        Show a tqdm progress bar.
-    velocity_method : {"auto", "direct", "spectral"}
-        Evaluator of the attention field (ignored for a callable): "auto" takes the spectral
-        expansion on S^1/S^2 whenever it is cheaper, which is every mesh past a few hundred
-        quadrature points.
-
-    Returns
-    -------
-    DensitySolution
-        ``.t`` (T,), ``.densities`` (list of T Densities), ``.mass`` (T,).
-    """
-    if not isinstance(rho0, Density):
-        raise ValueError(f"rho0 must be a meanfield.Density, got {type(rho0).__name__}")
-    t = as_times(t_eval)
+def _eulerian(model, rho0, t, method, field, progress, cfl=DEFAULT_CFL, dt_max=None,
+              limiter=True):  # fmt: skip
+    """Upwind DG on the fixed mesh, SSP Runge–Kutta, Zhang–Shu limiter after every stage."""
+    choose(method, "method", EULERIAN_METHODS)
     cfl = as_scalar(cfl, "cfl", min_value=0, strict=True)
     if dt_max is not None:
         dt_max = as_scalar(dt_max, "dt_max", min_value=0, strict=True)
-    choose(method, "method", [*SSP_METHODS, "auto", "direct", "spectral"])
-    if method in ("direct", "spectral"):
-        method, velocity_method = "ssprk3", method
-    method = "ssprk3" if method == "auto" else method
     if not isinstance(limiter, bool):
         raise ValueError(f"limiter must be True or False, got {limiter!r}")
     space = rho0.space
-    if isinstance(velocity, Attention):
-        field_at = attention_field(velocity, space, velocity_method)
+    if isinstance(model, Attention):
+        field_at = attention_field(model, space, field)
     else:
-        field_at = prescribed_field(velocity, space)
+        field_at = prescribed_field(model, space)
     operator = UpwindTransport(space)
 
     def rhs(time, c):
@@ -205,8 +280,7 @@ def solve_density(
         return operator(c, u), operator.max_speed(u)
 
     c0 = rho0.coefficients.copy()
-    limit = None
-    admissible = None
+    limit = admissible = None
     if limiter:
         limit = ZhangShuLimiter(space)
         if not limit.admissible(c0):
@@ -217,18 +291,89 @@ def solve_density(
         c0 = limit(c0)
         admissible = limit.admissible
     h_min, p = space.h_min, space.degree
-
-    def step_size(speed):
-        return cfl_step(speed, h_min, p, cfl, dt_max)
-
-    bar = _progress(progress, float(t[-1] - t[0]))
-    try:
-        cs, stats = integrate(
-            SSP_METHODS[method], rhs, c0, t, step_size, limit, admissible, progress=bar
-        )
-    finally:
-        if bar is not None:
-            bar.close()
+    problem = Problem(
+        rhs=rhs,
+        y0=c0,
+        dt=dt_max,
+        step_size=lambda speed: cfl_step(speed, h_min, p, cfl),
+        limit=limit,
+        admissible=admissible,
+    )
+    cs, stats = _run(SCHEMES[method], problem, t, progress, "density")
     densities = [Density(space, c) for c in cs]
     mass = np.array([d.integrate() for d in densities])
     return DensitySolution(t=t, densities=densities, mass=mass, method=method, stats=stats)
+
+
+#: Spatial scheme name -> (solver, its default time scheme, the options it understands).
+DENSITY_SCHEMES = {
+    "eulerian": (_eulerian, "ssprk3", ("cfl", "dt_max", "limiter")),
+}
+
+
+def solve_density(
+    model,
+    rho0,
+    t_eval,
+    scheme: str = "eulerian",
+    method: str | None = None,
+    field: str = "auto",
+    progress: bool = False,
+    **options,
+) -> DensitySolution:
+    r"""Transport a density on the sphere: :math:`\partial_t\rho + \mathrm{div}_S(\rho u) = 0`.
+
+    With an :class:`Attention` model, :math:`u = X[\rho]` is the attention field of the density
+    itself (the mean-field equation); with a callable, u is prescribed.
+
+    Scheme ``"eulerian"``: upwind DG in space (:class:`meanfield.eulerian.UpwindTransport`), an
+    SSP Runge–Kutta scheme in time with the Zhang–Shu limiter after every stage, and the step
+    :math:`\Delta t = \min(\mathrm{cfl}\, h_{min} / ((2p+1)\max|u|),\ \Delta t_{max})`
+    shortened to land on every output time. Mass is conserved to round-off; with the limiter the
+    density is non-negative at every quadrature point and vertex.
+
+    Parameters
+    ----------
+    model : Attention or callable
+        The model whose field :math:`X[\rho]` moves the density (see
+        :func:`attention_field`), or ``velocity(t, x)`` for points x of shape (m, d) returning
+        the tangent field (m, d), called once per stage with all the points the scheme needs.
+    rho0 : Density
+        Initial density at ``t_eval[0]`` (limited before the first step when ``limiter``).
+    t_eval : array_like, shape (T,)
+        Non-decreasing output times.
+    scheme : {"eulerian"}
+        Spatial scheme (:data:`DENSITY_SCHEMES`).
+    method : str, optional
+        Time scheme; ``None`` is the spatial scheme's default. Eulerian: "ssprk3" (default),
+        "ssprk2", "euler".
+    field : {"auto", "direct", "spectral"}
+        Evaluator of the attention field (ignored for a callable): "auto" takes the spectral
+        expansion on S^1/S^2 whenever it is cheaper, which is every mesh past a few hundred
+        quadrature points.
+    progress : bool
+        Show a tqdm progress bar.
+    **options
+        Options of the spatial scheme; one it does not understand is a ValueError. Eulerian:
+        ``cfl`` (float > 0, default :data:`DEFAULT_CFL`), ``dt_max`` (upper bound on the step),
+        ``limiter`` (bool, default True: requires non-negative cell means in ``rho0``).
+
+    Returns
+    -------
+    DensitySolution
+        ``.t`` (T,), ``.densities`` (list of T Densities), ``.mass`` (T,), ``.stats``.
+    """
+    choose(scheme, "scheme", DENSITY_SCHEMES)
+    solver, default_method, accepted = DENSITY_SCHEMES[scheme]
+    for name in options:
+        if name not in accepted:
+            raise ValueError(
+                f"option {name!r} is not understood by scheme {scheme!r} (it takes "
+                f"{', '.join(accepted)})"
+            )
+    if not isinstance(rho0, Density):
+        raise ValueError(f"rho0 must be a meanfield.Density, got {type(rho0).__name__}")
+    t = as_times(t_eval)
+    method = default_method if method is None else method
+    sol = solver(model, rho0, t, method, field, progress, **options)
+    return sol

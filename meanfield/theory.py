@@ -1,4 +1,6 @@
-r"""Closed-form facts about the attention dynamics (DESIGN.md §3).
+r"""Closed-form facts about the attention dynamics: linear growth rates of the uniform state and
+the two-token ODE (Geshkovski, Letrouit, Polyanskiy and Rigollet, "A mathematical perspective
+on transformers", 2023).
 
 Growth rates of spherical-harmonic perturbations of the uniform measure (Q = K = V = I),
 with :math:`\nu = d/2 - 1`:

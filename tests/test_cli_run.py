@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from meanfield.cli import main
-from meanfield.config import load_config, reference_markdown
-from meanfield.io import load_npz
+from meanfield.app.cli import main
+from meanfield.app.config import load_config, reference_markdown
+from meanfield.app.io import load_npz
 
 TINY = """
 name = "tiny"
@@ -138,7 +138,7 @@ def test_existing_output_directory_exits_2_and_is_left_alone(workdir, capsys):
 
 
 def test_resume_from_the_command_line(workdir):
-    from meanfield.run import execute
+    from meanfield.app.run import execute
 
     assert main(["run", "tiny.toml", "--quiet", "--out", "full"]) == 0
     execute(load_config(workdir / "tiny.toml"), out=workdir / "cut", stop_after=2)
@@ -149,12 +149,12 @@ def test_resume_from_the_command_line(workdir):
 
 
 def test_internal_failure_exits_1(workdir, capsys, monkeypatch):
-    import meanfield.run
+    import meanfield.app.run
 
     def broken(setup, frame):
         raise RuntimeError("solver exploded")
 
-    monkeypatch.setattr(meanfield.run, "advance", broken)
+    monkeypatch.setattr(meanfield.app.run, "advance", broken)
     assert main(["run", "tiny.toml", "--quiet"]) == 1
     assert "error: internal failure: solver exploded" in capsys.readouterr().err
 
@@ -188,9 +188,9 @@ def fake_validation(monkeypatch):
         calls.append((Path(directory), quick, progress))
         return {"report": str(Path(directory) / "report.md")}
 
-    module = types.ModuleType("meanfield.validation")
+    module = types.ModuleType("meanfield.app.report")
     module.write_report = write_report
-    monkeypatch.setitem(sys.modules, "meanfield.validation", module)
+    monkeypatch.setitem(sys.modules, "meanfield.app.report", module)
     return calls
 
 
@@ -208,7 +208,8 @@ def test_validate_calls_write_report(workdir, capsys, fake_validation):
 def test_validation_module_has_the_expected_signature():
     import inspect
 
-    validation = pytest.importorskip("meanfield.validation")
+    from meanfield.app import report as validation
+
     params = inspect.signature(validation.write_report).parameters
     assert list(params)[0] == "directory"
     assert params["quick"].default is False and params["progress"].default is False
@@ -220,7 +221,7 @@ def test_docs_config_reference_is_generated_from_schema():
     assert start in text and end in text
     body = text.split(start, 1)[1].split(end, 1)[0]
     assert body.strip() == reference_markdown().strip(), (
-        "docs/cli.md is out of date: python -m meanfield.config --update-docs docs/cli.md"
+        "docs/cli.md is out of date: python -m meanfield.app.config --update-docs docs/cli.md"
     )
 
 
@@ -235,7 +236,7 @@ def test_resume_after_sigkill_of_a_real_process(workdir):
     assert main(["run", "long.toml", "--quiet", "--out", "full"]) == 0
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "meanfield.cli", "run", "long.toml", "--quiet", "--out", "cut"],
+        [sys.executable, "-m", "meanfield.app.cli", "run", "long.toml", "--quiet", "--out", "cut"],
         env=env,
         stderr=subprocess.PIPE,
     )

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from meanfield.cli import main
-from meanfield.sweep import local_cluster, read_results
+from meanfield.app.cli import main
+from meanfield.app.sweep import local_cluster, read_results
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is a test dependency")
 
@@ -90,7 +90,7 @@ def test_internal_failure_exits_one(tmp_path, capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(sys.modules["meanfield.sweep"], "sweep", broken)
+    monkeypatch.setattr(sys.modules["meanfield.app.sweep"], "sweep", broken)
     assert main(["sweep", str(spec)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and err.strip().endswith("error: internal failure: boom")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from meanfield.config import SCHEMA, dump_config, load_config, resolve
+from meanfield.app.config import SCHEMA, dump_config, load_config, resolve
 
 
 def test_default_is_complete_and_round_trips(tmp_path):

@@ -5,7 +5,7 @@ def test_clustering_small(tmp_path):
     import clustering
 
     res = clustering.main(small=True, out=tmp_path)
-    # DESIGN §3 (d = 2, beta = 9): the fastest-growing mode is l = 4, and that many clusters
+    # SA growth rates (d = 2, beta = 9): the fastest-growing mode is l = 4, and that many clusters
     # form first in the density; the 200 sampled tokens carry their own sampling noise
     assert res["fastest_mode_circle"] == 4
     assert res["circle_clusters_pde"] == 4

@@ -8,7 +8,8 @@ def test_particle_clustering(tmp_path):
     import particle_clustering
 
     res = particle_clustering.main(small=True, out=tmp_path)
-    # S^2, beta = 1: full collapse (DESIGN §1); S^1, beta = 9: a few clusters, as theory's
+    # S^2, beta = 1: full collapse (d >= 3 collapses to one point); S^1, beta = 9: a few
+    # clusters, as theory's
     # fastest mode (l = 4 at beta = 9) predicts for the first ones, some merged by t = 10
     assert res["sphere_clusters"] == 1
     assert 2 <= res["circle_clusters"] <= 5
@@ -24,7 +25,7 @@ def test_mode_selection(tmp_path):
     import mode_selection
 
     res = mode_selection.main(small=True, out=tmp_path)
-    # DESIGN §3 table (d = 2): fastest mode 3 at beta = 4 and 4 at beta = 9
+    # SA growth-rate table (d = 2): fastest mode 3 at beta = 4 and 4 at beta = 9
     assert res["fastest_mode"] == [3, 4]
     assert res["clusters"] == res["fastest_mode"]
     assert (tmp_path / "mode_selection.png").stat().st_size > 10_000

@@ -4,14 +4,8 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield.geometry import (
-    PointLocator,
-    cell_quadrature,
-    curved_map,
-    facet_quadrature,
-    metric_determinant,
-    surface_gradients,
-)
+from meanfield.sphere.geometry import curved_map, metric_determinant, surface_gradients
+from meanfield.sphere.quadrature import PointLocator, cell_quadrature, facet_quadrature
 
 A = np.array([0.7, -0.4, 0.5])
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import pyvista as pv
 
-from meanfield.io import atomic_write, load_npz, save_json, save_npz, write_pvd, write_vtu
+from meanfield.app.io import atomic_write, load_npz, save_json, save_npz, write_pvd, write_vtu
 
 
 def test_npz_round_trip_without_pickle(tmp_path):

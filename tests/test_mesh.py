@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield.mesh import spherical_areas
+from meanfield.sphere.topology import spherical_areas
 
 MESHES = Path(__file__).resolve().parent.parent / "meshes"
 MESH_FILES = sorted(p for p in MESHES.iterdir() if p.suffix not in (".py", ".md"))

@@ -98,7 +98,7 @@ def test_output_times_are_hit_and_initial_state_kept():
         ({"t_eval": [0.0, np.nan]}, "t_eval must be finite"),
         ({"dt": -0.1}, "dt must be > 0"),
         ({"method": "euler"}, "method must be one of"),
-        ({"velocity": "fmm"}, "velocity must be one of"),
+        ({"field": "fmm"}, "field must be one of"),
         ({"model": "attention"}, "model must be a meanfield.Attention"),
     ],
 )
@@ -134,7 +134,7 @@ def test_batched_matches_one_by_one(normalized):
 
 def test_batched_dop853_and_memory_grouping(monkeypatch):
     """Groups of the batch are processed separately when the logits block would be too big."""
-    import meanfield.particles as P
+    import meanfield.field.tokens as P
 
     x0 = mf.sample_sphere(4 * 10, 2, 9).reshape(4, 10, 2)
     model = mf.Attention(2.0)

@@ -5,10 +5,10 @@ import pytest
 from PIL import Image
 
 import meanfield as mf
-from meanfield.config import resolve
+from meanfield.app.config import resolve
+from meanfield.app.run import execute
 from meanfield.initial import VonMisesFisher, WhiteNoise
 from meanfield.plot import plot_circle_density, render_density, save_gif
-from meanfield.run import execute
 
 
 def _pixels(path):

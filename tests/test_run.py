@@ -1,20 +1,15 @@
-"""meanfield.run: setup validation, frame stepping, checkpoints and resume."""
+"""meanfield.app.run: setup validation, frame stepping, checkpoints and resume."""
 
 import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield.config import resolve
-from meanfield.dg import Density
-from meanfield.io import load_npz
-from meanfield.run import (
-    advance,
-    execute,
-    initial_frame,
-    load_run,
-    output_times,
-    prepare,
-)
+from meanfield.app.builders import output_times
+from meanfield.app.config import resolve
+from meanfield.app.io import load_npz
+from meanfield.app.run import advance, execute, initial_frame, prepare
+from meanfield.app.rundir import load_run
+from meanfield.eulerian import Density
 
 CIRCLE = {
     "name": "tiny",
@@ -102,7 +97,8 @@ def test_advance_conserves_mass_and_moves_both():
     assert f1.diagnostics["mass"] == pytest.approx(f0.diagnostics["mass"], rel=1e-13)
     assert f1.diagnostics["min_density"] >= 0
     assert not np.allclose(f1.x, f0.x) and not np.allclose(f1.coefficients, f0.coefficients)
-    # SA increases the interaction energy of the density and of the tokens (DESIGN §3)
+    # SA increases the interaction energy of the density and of the tokens (E_beta is
+    # non-decreasing along SA and USA)
     assert f1.diagnostics["energy"] > f0.diagnostics["energy"]
     assert f1.diagnostics["particle_energy"] > f0.diagnostics["particle_energy"]
     np.testing.assert_allclose(np.linalg.norm(f1.x, axis=1), 1.0, atol=1e-12)

@@ -5,9 +5,9 @@ import pytest
 from scipy import stats
 
 import meanfield as mf
-from meanfield.geometry import curved_map, metric_determinant
+from meanfield.eulerian.sampling import area_factors, bernstein_maxima
 from meanfield.harmonics import real_harmonic
-from meanfield.sampling import area_factors, bernstein_maxima
+from meanfield.sphere.geometry import curved_map, metric_determinant
 
 
 def smooth(x):

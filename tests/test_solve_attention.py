@@ -87,19 +87,23 @@ def test_energy_grows_mass_kept_density_nonnegative(circle_p1, normalized):
     assert min(r.min_value() for r in sol.densities) >= 0.0
 
 
-def test_spectral_alias_and_evaluator_agreement(circle_p1):
+def test_evaluator_agreement(circle_p1):
     rho0 = circle_p1.interpolate(vmf(2))
     model = mf.Attention(4.0)
-    a = mf.solve_density(model, rho0, [0.0, 0.5], method="spectral")
-    b = mf.solve_density(model, rho0, [0.0, 0.5], velocity_method="direct")
+    a = mf.solve_density(model, rho0, [0.0, 0.5], field="spectral")
+    b = mf.solve_density(model, rho0, [0.0, 0.5], field="direct")
     assert a.method == "ssprk3"
     assert np.abs(a[-1].coefficients - b[-1].coefficients).max() <= 1e-10
 
 
 def test_bad_input(circle_p1):
     rho0 = circle_p1.interpolate(vmf(2))
-    with pytest.raises(ValueError, match="velocity_method"):
-        mf.solve_density(mf.Attention(1.0), rho0, [0, 1], velocity_method="fmm")
+    with pytest.raises(ValueError, match="field"):
+        mf.solve_density(mf.Attention(1.0), rho0, [0, 1], field="fmm")
+    with pytest.raises(ValueError, match="scheme"):
+        mf.solve_density(mf.Attention(1.0), rho0, [0, 1], scheme="semi-lagrangian")
+    with pytest.raises(ValueError, match="option 'tolerance' is not understood by scheme"):
+        mf.solve_density(mf.Attention(1.0), rho0, [0, 1], tolerance=1e-6)
     with pytest.raises(ValueError, match="d = 3"):
         mf.solve_density(mf.Attention(1.0, Q=np.eye(3)), rho0, [0, 1])
     with pytest.raises(ValueError, match="method"):

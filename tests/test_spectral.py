@@ -6,14 +6,14 @@ import pytest
 from scipy.special import eval_legendre, ive, sph_harm_y
 
 import meanfield as mf
-from meanfield.spectral import (
+from meanfield.field import UnnormalizedOverflowError, direct_field
+from meanfield.field.spectral import (
     prefer_spectral,
     schmidt_harmonics,
     spectral_field,
     truncation,
     zonal_weights,
 )
-from meanfield.velocity import UnnormalizedOverflowError, direct_field
 
 
 def _random_model(d, beta, normalized, rng):
@@ -93,7 +93,7 @@ def test_stable_at_beta_200_clustered_tokens():
 
 
 def test_beta_zero_is_the_mean_and_zero_weights_are_ignored():
-    """beta = 0: the SA field is P_x m with m the weighted mean (DESIGN section 3)."""
+    """beta = 0: the SA field is P_x m with m the weighted mean (mass moves toward the mean)."""
     rng = np.random.default_rng(4)
     for d in (2, 3):
         x, y = mf.sample_sphere(30, d, rng), mf.sample_sphere(80, d, rng)
@@ -109,8 +109,8 @@ def test_particle_solver_uses_the_spectral_field():
     x0 = mf.sample_sphere(300, 3, rng)
     model = mf.Attention(4.0, V=np.eye(3) + 0.3 * rng.standard_normal((3, 3)))
     t = [0.0, 1.0]
-    a = mf.solve_particles(model, x0, t, dt=0.05, velocity="spectral")
-    b = mf.solve_particles(model, x0, t, dt=0.05, velocity="direct")
+    a = mf.solve_particles(model, x0, t, dt=0.05, field="spectral")
+    b = mf.solve_particles(model, x0, t, dt=0.05, field="direct")
     assert np.abs(a.x[-1] - b.x[-1]).max() < 1e-10
     assert np.abs(a.x[-1] - x0).max() > 0.1  # tokens really moved
 
@@ -258,7 +258,7 @@ def test_direct_fixed_shift_matches_online_max_shift(beta, monkeypatch):
     """Logits bounded by |z| <= 350 are shifted by the bound; the online running-max path
     (forced here) gives the same field, also at beta = 340 where e^{-2 beta} is near the
     smallest normal double."""
-    import meanfield.velocity as velocity
+    import meanfield.field.direct as velocity
 
     rng = np.random.default_rng(11)
     model = _random_model(3, beta, True, rng)

@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield.diagnostics import find_clusters
-from meanfield.particles import auto_dt
-from meanfield.sweep import (
+from meanfield.app.sweep import (
     TABLE_NAME,
     TASKS,
     Param,
@@ -20,6 +18,8 @@ from meanfield.sweep import (
     register_task,
     time_series,
 )
+from meanfield.diagnostics import find_clusters
+from meanfield.solve import auto_dt
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is a test dependency")
 

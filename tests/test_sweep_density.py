@@ -5,15 +5,15 @@ import pytest
 
 import meanfield as mf
 from meanfield import initial
-from meanfield.diagnostics import energy
-from meanfield.sweep import TASKS, density_clusters, load_spec, read_results, time_series
+from meanfield.app.sweep import TASKS, load_spec, read_results, time_series
+from meanfield.diagnostics import density_clusters, energy
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is a test dependency")
 
 
 @pytest.fixture(scope="module")
 def client():
-    from meanfield.sweep import local_cluster
+    from meanfield.app.sweep import local_cluster
 
     with local_cluster(n_workers=2, processes=False) as cluster, distributed.Client(cluster) as c:
         yield c
@@ -53,7 +53,7 @@ def test_density_sweep_rows(client, tmp_path):
         np.testing.assert_array_equal(t, [0.0, 4.0, 14.0])
         np.testing.assert_allclose(got_e, want_e, rtol=1e-12)
         assert r["energy_final"] == pytest.approx(want_e[-1], rel=1e-12)
-        assert r["steps"] == sol.stats["steps"]
+        assert r["steps"] == sol.stats.steps
         counts = time_series(r, "clusters")[1]
         assert list(counts) == [density_clusters(rho).count for rho in sol.densities]
         # SA energy is non-decreasing (tolerance: 1e-9 relative, round-off of the sums)

@@ -6,7 +6,8 @@ from scipy.special import iv
 import meanfield as mf
 from meanfield.theory import fastest_mode, growth_rate
 
-# DESIGN.md §3: SA rates checked by direct quadrature of the linearised operator.
+# SA rates gamma_l = l(l+d-2) I_{l+nu}(beta)/(beta I_nu(beta)), checked by direct quadrature
+# of the linearised operator.
 TABLE = {
     (2, 1): [0.4464, 0.4289, 0.1576, 0.0346, 0.0054, 1],
     (2, 4): [0.2159, 0.5682, 0.6644, 0.5013, 0.2791, 3],

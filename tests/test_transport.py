@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 import meanfield as mf
-from meanfield.timestep import SSP_METHODS, cfl_step, integrate
-from meanfield.transport import (
+from meanfield.eulerian import UpwindTransport
+from meanfield.eulerian.flows import (
     ReversingDeformation,
     SolidBodyRotation,
-    UpwindTransport,
     gaussian_hills,
     slotted_cylinders,
 )
@@ -25,48 +24,6 @@ MESH_FILES = sorted(p for p in MESHES.iterdir() if p.suffix not in (".py", ".md"
 
 def von_mises(x):
     return np.exp(2.0 * (x[:, 0] - 1.0))
-
-
-# ----------------------------------------------------------------------------- time stepping
-@pytest.mark.parametrize(("name", "order"), [("euler", 1), ("ssprk2", 2), ("ssprk3", 3)])
-def test_scheme_order_on_nonautonomous_ode(name, order):
-    """y' = y cos t, y(0) = 1: y = exp(sin t); the stage times matter."""
-    scheme = SSP_METHODS[name]
-    assert scheme.order == order
-    rhs = lambda t, y: (y * np.cos(t), 1.0)  # noqa: E731
-    errs = []
-    for dt in (0.1, 0.05, 0.025):
-        ys, _ = integrate(scheme, rhs, np.ones(1), np.array([0.0, 2.0]), lambda s, dt=dt: dt)
-        errs.append(abs(ys[-1][0] - np.exp(np.sin(2.0))))
-    rate = np.polyfit(np.log([4, 2, 1]), np.log(errs), 1)[0]
-    assert abs(rate - order) < 0.15, (errs, rate)
-
-
-def test_stage_weights_are_exact_convex_combinations():
-    for scheme in SSP_METHODS.values():
-        assert all(a + b == 1.0 for a, b in zip(scheme.a, scheme.b, strict=True))
-        assert all(a >= 0 and b > 0 for a, b in zip(scheme.a, scheme.b, strict=True))
-
-
-def test_steps_land_on_output_times_and_respect_dt_max():
-    """y' = 1 integrates exactly, so y(t_k) = t_k - t_0 shows each output time is hit."""
-    t_eval = np.array([0.1, 0.1, 0.35, 1.0, 1.0 + 1e-9, 3.0])
-    seen = []
-
-    def rhs(t, y):
-        seen.append(t)
-        return np.ones_like(y), 1.0
-
-    ys, stats = integrate(SSP_METHODS["ssprk3"], rhs, np.zeros(1), t_eval, lambda s: 0.3)
-    np.testing.assert_allclose([y[0] for y in ys], t_eval - 0.1, rtol=0, atol=1e-14)
-    assert stats["dt_max"] <= 0.3 and stats["dt_min"] > 0
-    assert max(seen) <= 3.0  # never evaluated beyond the last output time
-
-
-def test_cfl_step():
-    assert cfl_step(2.0, 0.1, 1, 0.6) == pytest.approx(0.6 * 0.1 / (3 * 2.0))
-    assert cfl_step(2.0, 0.1, 2, 0.6, dt_max=0.001) == 0.001
-    assert cfl_step(0.0, 0.1, 0, 0.5) == np.inf
 
 
 # ----------------------------------------------------------------------------- the solver
@@ -86,22 +43,22 @@ def test_velocity_called_once_per_stage_with_all_points(ico2_p1):
         return flow(t, x)
 
     sol = mf.solve_density(velocity, V.interpolate(gaussian_hills), [0.0, 0.1, 0.2])
-    assert len(calls) == sol.stats["nfev"] == 3 * sol.stats["steps"]
+    assert len(calls) == sol.stats.nfev == 3 * sol.stats.steps
     assert all(shape == V.velocity_points.shape for _, shape in calls)
     # the CFL bound holds for every step (|u| <= 1 for this rotation)
-    assert sol.stats["dt_max"] <= 0.5 * V.h_min / 3 * (1 + 1e-12)
+    assert sol.stats.dt_max <= 0.5 * V.h_min / 3 * (1 + 1e-12)
 
 
 def test_dt_max_caps_the_step(ico2_p1):
     rho = ico2_p1.interpolate(gaussian_hills)
     sol = mf.solve_density(SolidBodyRotation([0, 0, 1.0]), rho, [0.0, 0.1], dt_max=0.004)
-    assert sol.stats["dt_max"] <= 0.004 and sol.stats["steps"] >= 25
+    assert sol.stats.dt_max <= 0.004 and sol.stats.steps >= 25
 
 
 def test_zero_velocity_keeps_the_density(ico2_p1):
     rho = ico2_p1.interpolate(gaussian_hills)
     sol = mf.solve_density(lambda t, x: np.zeros_like(x), rho, [0.0, 1.0, 5.0])
-    assert sol.stats["steps"] == 2
+    assert sol.stats.steps == 2
     # the initial density is limited once (the projection dips below zero far from the hills)
     np.testing.assert_array_equal(sol[0].coefficients, rho.limit().coefficients)
     # convex stage combinations of equal states round at the last bit only
@@ -115,7 +72,7 @@ def test_flow_starting_from_rest_keeps_the_cfl_bound(ico2_p1):
     sol = mf.solve_density(lambda t, x: t * flow(t, x), rho, [0.0, 1.0])
     exact = flow.exact(gaussian_hills, 0.5)  # rotated by the angle int_0^1 t dt
     ref = mf.solve_density(lambda t, x: t * flow(t, x), rho, [0.0, 1.0], dt_max=2e-3)
-    assert sol.stats["rejected"] >= 1 and sol.stats["steps"] >= 10
+    assert sol.stats.rejected >= 1 and sol.stats.steps >= 10
     assert sol[-1].errors(exact)["l2"] < 1.05 * ref[-1].errors(exact)["l2"]
 
 
@@ -161,7 +118,7 @@ def test_slotted_cylinders_stay_nonnegative_and_mass_is_conserved(degree):
     print(f"p = {degree}: min {min(mins):.3e}, mass drift {drift:.2e}, {sol.stats}")
     assert min(mins) >= -1e-14
     assert drift <= 1e-12
-    assert sol.stats["steps"] > 50
+    assert sol.stats.steps > 50
 
 
 @pytest.mark.parametrize("degree", [1, 2])
@@ -301,7 +258,7 @@ def test_solve_density_bad_input(ico2_p1):
         mf.solve_density(flow, rho, [0, 1], method="rk4")
     with pytest.raises(ValueError, match="t_eval must be non-decreasing"):
         mf.solve_density(flow, rho, [1, 0])
-    with pytest.raises(ValueError, match="velocity must be a callable"):
+    with pytest.raises(ValueError, match="model must be a meanfield.Attention or a callable"):
         mf.solve_density("rotation", rho, [0, 1])
     with pytest.raises(ValueError, match=r"velocity must return shape \(\d+, 3\)"):
         mf.solve_density(lambda t, x: x[:, :2], rho, [0, 1])
@@ -311,10 +268,15 @@ def test_solve_density_bad_input(ico2_p1):
         mf.solve_density(flow, rho, [0, 1], limiter="yes")
 
 
-def test_auto_method_and_result(ico2_p1):
+def test_default_method_and_result(ico2_p1):
     rho = ico2_p1.interpolate(gaussian_hills)
-    sol = mf.solve_density(SolidBodyRotation([0, 0, 1.0]), rho, [0.0, 0.05, 0.1], method="auto")
-    assert sol.method == "ssprk3" and len(sol) == 3 and sol.mass.shape == (3,)
+    sol = mf.solve_density(SolidBodyRotation([0, 0, 1.0]), rho, [0.0, 0.05, 0.1])
+    assert (
+        sol.method == "ssprk3"
+        and sol.scheme == "eulerian"
+        and len(sol) == 3
+        and sol.mass.shape == (3,)
+    )
     assert all(isinstance(d, mf.Density) for d in sol.densities)
     np.testing.assert_array_equal(sol.t, [0.0, 0.05, 0.1])
 

@@ -1,11 +1,12 @@
-"""The direct evaluator: §3 facts, invariances, stability and bad input."""
+"""The direct evaluator: exact facts (two tokens, beta = 0, uniform measure), invariances,
+stability and bad input."""
 
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
 import meanfield as mf
-from meanfield.velocity import UnnormalizedOverflowError, direct_field
+from meanfield.field import UnnormalizedOverflowError, direct_field
 
 
 def brute(model, x, y, w):

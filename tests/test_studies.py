@@ -1,4 +1,4 @@
-"""Validation studies (issue 5): growth rates against theory, particles against the PDE.
+"""Validation studies: growth rates against theory, particles against the PDE.
 
 Run with ``pytest -s`` to see the measured numbers.
 """
@@ -8,15 +8,18 @@ import ot
 import pytest
 
 import meanfield as mf
-from meanfield import validation as val
+from meanfield.app.report import write_report
+from meanfield.compare import SlicedMetric
+from meanfield.studies.growth import growth_line, growth_rate_study, measure_growth_rate
+from meanfield.studies.mean_field import fit_slope, mean_field_study, summarize_mean_field
 
 
 def test_growth_rates_must_show_table():
     """All 32 must-show cases (S^1 beta = 4, 9, ell = 1..6; S^2 beta = 4, ell = 1..4; SA and
     USA) within 1% of theory; measured worst case 6.5e-5 (circle(64) p = 2, icosphere(2) p = 2)."""
-    rows = val.growth_rate_study()
+    rows = growth_rate_study()
     for r in rows:
-        print(val._growth_line(r))
+        print(growth_line(r))
     assert len(rows) == 32
     assert {(r["d"], r["beta"]) for r in rows} == {(2, 4.0), (2, 9.0), (3, 4.0)}
     worst = max(r["rel_error"] for r in rows)
@@ -30,7 +33,7 @@ def test_growth_rates_must_show_table():
 def test_growth_rate_detects_a_wrong_model():
     """The measurement is not tautological: USA runs do not match the SA rate."""
     space = mf.DG(mf.SphereMesh.circle(32), 2)
-    r = val.measure_growth_rate(space, 4.0, 3, normalized=False)
+    r = measure_growth_rate(space, 4.0, 3, normalized=False)
     sa = mf.theory.growth_rate(3, 4.0, 2, normalized=True)
     assert r["rel_error"] < 1e-3
     assert abs(r["measured"] - sa) / sa > 1.0
@@ -41,14 +44,14 @@ def test_binned_circle_w1_matches_exact_w1():
     x, y = mf.sample_sphere(3000, 2, 1), mf.sample_sphere(2000, 2, 2)
     w = g.random(2000)
     w /= w.sum()
-    metric = val.SlicedMetric(2)
+    metric = SlicedMetric(2)
     exact = mf.wasserstein(x, (y, w))
     assert abs(metric(x, (y, w)) - exact) <= 2 * np.pi / metric.bins
 
 
 def test_sliced_sphere_matches_pot():
     x, y = mf.sample_sphere(1500, 3, 1), mf.sample_sphere(1000, 3, 2)
-    metric = val.SlicedMetric(3)
+    metric = SlicedMetric(3)
     pot = ot.sliced_wasserstein_sphere(
         x, y, n_projections=len(metric.frames), p=1, projections=metric.frames
     )
@@ -58,20 +61,20 @@ def test_sliced_sphere_matches_pot():
 
 def test_fit_slope_and_bad_input():
     ns = np.array([100, 400, 1600])
-    assert val.fit_slope(ns, 3.0 * ns**-0.5) == pytest.approx(-0.5, abs=1e-12)
+    assert fit_slope(ns, 3.0 * ns**-0.5) == pytest.approx(-0.5, abs=1e-12)
     with pytest.raises(ValueError, match="positive"):
-        val.fit_slope(ns, [1.0, 0.0, 1.0])
+        fit_slope(ns, [1.0, 0.0, 1.0])
     with pytest.raises(ValueError, match="same length"):
-        val.fit_slope(ns, [1.0, 2.0])
+        fit_slope(ns, [1.0, 2.0])
 
 
 def test_mean_field_slope_on_the_circle():
     """S^1, n = 250..4000, 12 seeds, circle(64) p = 1: the seed-averaged exact W1 between
     tokens and PDE decays like n^-1/2 at t = 1 and 2 (slopes measured, not assumed)."""
-    res = val.mean_field_study(
+    res = mean_field_study(
         2, ns=(250, 500, 1000, 2000, 4000), seeds=range(12), times=(1.0, 2.0), levels=(64,)
     )
-    summary = val.summarize_mean_field(res)
+    summary = summarize_mean_field(res)
     for s in summary["slopes"]:
         print(
             f"t = {s['t']:g}: slope {s['slope']:.3f}, moment slope {s['moment_slope']:.3f}, "
@@ -83,7 +86,7 @@ def test_mean_field_slope_on_the_circle():
 
 
 def test_write_report_quick(tmp_path):
-    out = val.write_report(tmp_path, quick=True)
+    out = write_report(tmp_path, quick=True)
     print({k: v for k, v in out.items() if k != "files"})
     for name in ("report.md", "growth_rates.png", "mean_field.png"):
         assert (tmp_path / name).stat().st_size > 1000

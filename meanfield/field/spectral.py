@@ -29,7 +29,7 @@ shifted by one), which gives the scaled denominator
 :math:`\tilde N(z) = e^{-r}\int e^{\langle z,y\rangle} y\,d\mu` at every target for
 :math:`O((n + m) L^{d-1})` work. SA is :math:`V\tilde N/\tilde D` (the factor :math:`e^{r}`
 cancels, so nothing overflows); USA multiplies :math:`e^{r}` back and raises
-:class:`~meanfield.velocity.UnnormalizedOverflowError` when that overflows.
+:class:`~meanfield.field.kernels.UnnormalizedOverflowError` when that overflows.
 
 Accuracy. The series is truncated after degree :math:`L`, the smallest with
 :math:`\sum_{\ell > L}\omega_\ell(r_{\max}) \le` ``tol``. Every term is bounded by the total
@@ -49,8 +49,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import ive
 
-from ._checks import as_int, as_scalar
-from .velocity import _BLAS_SERIAL_MNK, _unshift, direct_field, matmul_rows, parallel_blocks
+from .._checks import as_int, as_scalar
+from .direct import direct_field
+from .kernels import BLAS_SERIAL_MNK, matmul_rows, parallel_blocks, unshift
 
 __all__ = [
     "spectral_field",
@@ -312,7 +313,7 @@ def _sub_blocks(b: int, rows: int, width: int, even: bool = False):
 
     ``even`` keeps (Re, Im) column pairs of a complex array's real view together.
     """
-    step = max(16, _BLAS_SERIAL_MNK // (rows * width))
+    step = max(16, BLAS_SERIAL_MNK // (rows * width))
     step -= step % 2 if even else 0
     return [slice(j, min(j + step, b)) for j in range(0, b, step)]
 
@@ -493,7 +494,7 @@ def spectral_field(
     fallback : float or None
         Targets whose estimated relative error
         :math:`(\mathrm{tol} + 16\epsilon) W / \tilde D` exceeds this are recomputed by
-        :func:`~meanfield.velocity.direct_field` (default :data:`FALLBACK_RTOL`); ``None``
+        :func:`~meanfield.field.direct.direct_field` (default :data:`FALLBACK_RTOL`); ``None``
         keeps the spectral values wherever :math:`\tilde D > 0`.
     workers : int, optional
         Most threads to use (default ``os.cpu_count()``); one per block of
@@ -540,7 +541,7 @@ def spectral_field(
         out = num
         out /= den[:, None]
     else:
-        out = _unshift(num, r)
+        out = unshift(num, r)
     if redo:
         out[bad] = direct_field(model, x[bad], y, w, chunk_size=chunk_size, workers=workers)
     return out

@@ -1,56 +1,29 @@
-r"""Runs: a resolved configuration in, a directory of results out.
-
-State is kept apart from stepping:
-
-- :class:`Setup` holds what a configuration fixes (mesh, DG space, model, initial density and
-  tokens, output times). :func:`prepare` builds it and validates everything, reading the mesh
-  file included, without touching the disk.
-- :class:`Frame` is the state at one output time: density coefficients, tokens and the
-  diagnostics of both.
-- :func:`advance` computes frame k + 1 from frame k; it does no I/O.
-- :class:`RunDirectory` writes one atomic checkpoint per frame and the final outputs, and reads
-  the checkpoints back; :func:`execute` strings the pieces together and resumes from the last
-  checkpoint.
-
-Because the uninterrupted run also goes frame by frame from the saved state, a resumed run
-repeats exactly the same operations and ends in the same final state.
-
-Layout of a run directory ``<output.root>/<name>/``::
-
-    config.toml            the resolved configuration (written first)
-    checkpoints/frame_NNNNN.npz  one per finished frame: the state to resume from
-    density.pvd, vtk/density_NNNNN.vtu   VTK time series (output.vtk)
-    density.npz, particles.npz, summary.json   written when the last frame is done
-    figures/               see :func:`meanfield.plot.plot_run`
-"""
+"""The files of one run directory: writing frames atomically, resuming, reading a run back."""
 
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .config import SCHEMA, check_dimension, dump_config, load_config
-from .dg import DG, Density
+from ..eulerian.dg import DG, Density
+from ..model import Attention
+from ..sphere.mesh import SphereMesh
+from .config import SCHEMA, dump_config, load_config
 from .io import load_npz, save_json, save_npz, write_density_vtu, write_pvd
-from .mesh import SphereMesh
-from .model import Attention
 
 __all__ = [
-    "Setup",
+    "DENSITY_SERIES",
+    "PARTICLE_SERIES",
     "Frame",
     "RunDirectory",
-    "RunResult",
-    "prepare",
-    "advance",
-    "diagnose",
-    "execute",
-    "run_directory",
     "SavedRun",
+    "Setup",
     "load_run",
+    "run_directory",
+    "summarize",
 ]
 
 #: Diagnostics of the density at every frame (summary.json "series" and density.npz).
@@ -59,7 +32,6 @@ DENSITY_SERIES = ("mass", "min_density", "max_density", "energy", "clusters")
 PARTICLE_SERIES = ("particle_energy", "particle_clusters", "distance_w1", "moment_gap")
 
 
-# ------------------------------------------------------------------------------- setup
 @dataclass(frozen=True)
 class Setup:
     """Everything a resolved configuration fixes; built by :func:`prepare`.
@@ -92,96 +64,6 @@ class Setup:
         return self.mesh.dim
 
 
-def _keyed(key: str, exc: Exception) -> ValueError:
-    return ValueError(f"config key '{key}': {exc}")
-
-
-def build_mesh(cfg: dict) -> SphereMesh:
-    """The mesh of ``cfg['mesh']`` (reading the file for kind = 'file')."""
-    m = cfg["mesh"]
-    try:
-        if m["kind"] == "icosphere":
-            return SphereMesh.icosphere(m["level"])
-        if m["kind"] == "circle":
-            return SphereMesh.circle(m["cells"])
-        return SphereMesh.read(m["path"])
-    except ValueError as exc:
-        key = {"icosphere": "mesh.level", "circle": "mesh.cells"}.get(m["kind"], "mesh.path")
-        raise _keyed(key, exc) from None
-
-
-def build_matrix(spec, d: int, key: str) -> np.ndarray | None:
-    """``"identity"`` -> None; ``"random:SEED"`` -> N(0, 1/d) entries; a list -> the matrix."""
-    if spec == "identity":
-        return None
-    if isinstance(spec, str):
-        rng = np.random.default_rng(int(spec.split(":", 1)[1]))
-        return rng.standard_normal((d, d)) / np.sqrt(d)
-    mat = np.asarray(spec, dtype=float)
-    if mat.shape != (d, d):
-        raise ValueError(f"config key '{key}' must be a {d} x {d} matrix, got shape {mat.shape}")
-    return mat
-
-
-def build_model(cfg: dict, d: int) -> Attention:
-    m = cfg["model"]
-    mats = {k: build_matrix(m[k], d, f"model.{k}") for k in ("Q", "K", "V")}
-    return Attention(m["beta"], normalized=m["normalized"], **mats)
-
-
-def build_initial(cfg: dict, d: int):
-    """The initial density function of ``cfg['initial']`` (see :mod:`meanfield.initial`)."""
-    from .initial import ModePerturbation, Uniform, VonMisesFisher, WhiteNoise
-
-    i = cfg["initial"]
-    try:
-        if i["kind"] == "uniform":
-            return Uniform(d)
-        if i["kind"] == "mode":
-            return ModePerturbation(d, i["ell"], i["amplitude"], i["m"])
-        if i["kind"] == "vmf":
-            c = np.asarray(i["centres"], dtype=float)
-            return VonMisesFisher(c / np.linalg.norm(c, axis=1, keepdims=True), i["kappa"])
-        return WhiteNoise(d, i["amplitude"], i["ell_max"], i["seed"])
-    except ValueError as exc:
-        raise _keyed(f"initial ({i['kind']})", exc) from None
-
-
-def output_times(cfg: dict) -> np.ndarray:
-    """Equally spaced frames on [0, t_end] plus the render times (merged within 1e-9 t_end)."""
-    t_end, frames = cfg["times"]["t_end"], cfg["times"]["frames"]
-    grid = np.linspace(0.0, t_end, frames)
-    extra = [t for t in cfg["output"]["render"] if np.min(np.abs(grid - t)) > 1e-9 * t_end]
-    return np.unique(np.concatenate([grid, extra]))
-
-
-def prepare(cfg: dict) -> Setup:
-    """Build and check everything a resolved configuration asks for; nothing is written.
-
-    Raises
-    ------
-    ValueError
-        Naming the configuration key at fault (a mesh file that does not read, a matrix that
-        does not match the mesh's dimension, ...).
-    """
-    mesh = build_mesh(cfg)
-    d = mesh.dim
-    check_dimension(cfg, d)
-    model = build_model(cfg, d)
-    space = DG(mesh, cfg["solver"]["degree"])
-    rho0 = space.interpolate(build_initial(cfg, d))
-    if rho0.cell_means().min() < 0:
-        raise ValueError(
-            f"config section 'initial': the initial density has a negative cell mean "
-            f"({rho0.cell_means().min():.3g}) on this mesh"
-        )
-    rho0 = rho0.limit()
-    p = cfg["particles"]
-    x0 = rho0.sample(p["n"], p["seed"]) if p["enabled"] else None
-    return Setup(cfg, mesh, space, model, rho0, x0, output_times(cfg))
-
-
-# ------------------------------------------------------------------------------- state
 @dataclass
 class Frame:
     """State at output index ``index``.
@@ -205,87 +87,6 @@ class Frame:
     x: np.ndarray | None
     diagnostics: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
-
-
-def diagnose(setup: Setup, coefficients: np.ndarray, x: np.ndarray | None) -> dict:
-    """Diagnostics of one frame (see :data:`DENSITY_SERIES`, :data:`PARTICLE_SERIES`).
-
-    ``energy`` is :math:`E_\beta` of the density's quadrature measure, ``clusters`` the
-    number of regions above 4 times the uniform level
-    (:func:`meanfield.diagnostics.density_clusters`,
-    0 while the density is still spread out); for the tokens, the same on the empirical measure,
-    ``distance_w1`` the Wasserstein-1 distance (geodesic, radians) between the tokens and the
-    density (:func:`meanfield.wasserstein`), and ``moment_gap`` the distance between their
-    first moments.
-    """
-    from .compare import wasserstein
-    from .diagnostics import density_clusters, energy, find_clusters, first_moment
-
-    out = setup.config["output"]
-    beta = setup.model.beta
-    rho = Density(setup.space, coefficients)
-    mass = rho.integrate()
-    diag = {
-        "mass": mass,
-        "min_density": rho.min_value(),
-        "max_density": float(rho.cell_means().max()),
-        "energy": energy(rho, beta),
-        "clusters": density_clusters(rho, min_mass=out["cluster_min_mass"]).count,
-    }
-    if x is not None:
-        n = x.shape[0]
-        tokens = (x, np.full(n, mass / n))
-        found = find_clusters(x, radius=out["cluster_radius"], min_mass=out["cluster_min_mass"])
-        diag.update(
-            particle_energy=energy(x, beta),
-            particle_clusters=found.count,
-            distance_w1=wasserstein(rho, tokens, p=1),
-            moment_gap=float(np.linalg.norm(first_moment(rho) / mass - first_moment(x))),
-        )
-    return diag
-
-
-def initial_frame(setup: Setup) -> Frame:
-    c = setup.rho0.coefficients.copy()
-    x = None if setup.x0 is None else setup.x0.copy()
-    stats = {"steps": 0, "particle_steps": 0, "seconds": 0.0}
-    return Frame(0, float(setup.times[0]), c, x, diagnose(setup, c, x), stats)
-
-
-def advance(setup: Setup, frame: Frame) -> Frame:
-    """Frame k + 1 from frame k: the density and the tokens over [t_k, t_{k+1}].
-
-    Pure stepping: reads only ``frame`` and ``setup``, writes nothing.
-    """
-    from .solve import solve_density, solve_particles
-
-    start = time.perf_counter()
-    s, p = setup.config["solver"], setup.config["particles"]
-    k = frame.index
-    span = setup.times[k : k + 2]
-    sol = solve_density(
-        setup.model,
-        Density(setup.space, frame.coefficients),
-        span,
-        cfl=s["cfl"],
-        dt_max=s["dt_max"],
-        method=s["scheme"],
-        velocity_method=s["velocity"],
-    )
-    c = sol.densities[-1].coefficients
-    x, particle_steps = None, 0
-    if frame.x is not None:
-        traj = solve_particles(
-            setup.model, frame.x, span, dt=p["dt"], method=p["method"], velocity=s["velocity"]
-        )
-        x, particle_steps = traj.x[-1], int(traj.stats.get("steps", traj.stats.get("nfev", 0)))
-    diag = diagnose(setup, c, x)
-    stats = {
-        "steps": int(sol.stats["steps"]),
-        "particle_steps": particle_steps,
-        "seconds": time.perf_counter() - start,
-    }
-    return Frame(k + 1, float(span[1]), c, x, diag, stats)
 
 
 # ------------------------------------------------------------------------------- files
@@ -346,7 +147,7 @@ class RunDirectory:
             p.mkdir(parents=True)
         except FileExistsError:
             raise ValueError(f"output directory {str(p)!r} already exists") from None
-        from .io import atomic_write
+        from .._files import atomic_write
 
         atomic_write(self.config, lambda tmp: tmp.write_text(dump_config(cfg)))
 
@@ -431,12 +232,12 @@ class RunDirectory:
                     x=np.stack([f.x for f in frames]),
                     **{k: np.asarray(series[k]) for k in PARTICLE_SERIES},
                 )
-        summary = _summary(setup, frames, series, complete)
+        summary = summarize(setup, frames, series, complete)
         save_json(self.summary, summary)
         return summary
 
 
-def _summary(setup: Setup, frames: list[Frame], series: dict, complete: bool) -> dict:
+def summarize(setup: Setup, frames: list[Frame], series: dict, complete: bool) -> dict:
     mass = np.asarray(series["mass"])
     cfg = setup.config
     summary = {
@@ -464,96 +265,6 @@ def _summary(setup: Setup, frames: list[Frame], series: dict, complete: bool) ->
 
 
 # ------------------------------------------------------------------------------- driver
-@dataclass(frozen=True)
-class RunResult:
-    """What :func:`execute` did.
-
-    Attributes
-    ----------
-    directory : Path
-    summary : dict
-        The content of summary.json.
-    computed : int
-        Frames computed in this call (the rest came from checkpoints).
-    complete : bool
-        False when stopped early by ``stop_after``.
-    figures : list of Path
-    """
-
-    directory: Path
-    summary: dict
-    computed: int
-    complete: bool
-    figures: list
-
-
-def execute(
-    cfg: dict, out=None, resume: bool = False, progress: bool = False, stop_after=None
-) -> RunResult:
-    """Run a resolved configuration frame by frame, checkpointing after every frame.
-
-    Parameters
-    ----------
-    cfg : dict
-        A resolved configuration (:func:`meanfield.config.resolve`).
-    out : str or Path, optional
-        Run directory (default ``<output.root>/<name>``).
-    resume : bool
-        Continue from the last checkpoint of an existing run directory (whose config.toml
-        must match ``cfg`` except ``output.root``); without it an existing directory is an
-        error.
-    progress : bool
-        tqdm progress bars.
-    stop_after : int, optional
-        Return once frame ``stop_after`` is saved, as if the run were killed there (for
-        tests of ``resume``).
-
-    Returns
-    -------
-    RunResult
-    """
-    setup = prepare(cfg)  # everything is checked before anything is written
-    rd = RunDirectory(run_directory(cfg, out))
-    rd.open(cfg, resume)
-    frames = rd.load_frames(setup) if resume else []
-    computed = 0
-    if not frames:
-        frames.append(initial_frame(setup))
-        rd.save_frame(setup, frames[0])
-        computed += 1
-    bar = _bar(progress, len(setup.times) - 1, len(frames) - 1)
-    try:
-        while len(frames) < len(setup.times):
-            if stop_after is not None and frames[-1].index >= stop_after:
-                break
-            frames.append(advance(setup, frames[-1]))
-            rd.save_frame(setup, frames[-1])
-            rd.write_outputs(setup, frames, complete=False)
-            computed += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(
-                    t=f"{frames[-1].t:.3g}", clusters=frames[-1].diagnostics["clusters"]
-                )
-    finally:
-        if bar is not None:
-            bar.close()
-    complete = len(frames) == len(setup.times)
-    summary = rd.write_outputs(setup, frames, complete=complete)
-    figures = []
-    if complete and cfg["output"]["figures"]:
-        from .plot import plot_run
-
-        figures = plot_run(rd.path, progress=progress)
-    return RunResult(rd.path, summary, computed, complete, figures)
-
-
-def _bar(show: bool, total: int, initial: int):
-    if not show:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, unit="frame", desc="run")
 
 
 # ------------------------------------------------------------------------------- reading

@@ -8,12 +8,13 @@ half-written file behind and readers see either the old file or the new one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
+
+from .._files import atomic_write
+from ..eulerian.pieces import density_pieces
 
 __all__ = [
     "atomic_write",
@@ -22,34 +23,8 @@ __all__ = [
     "save_json",
     "write_vtu",
     "write_pvd",
-    "density_pieces",
     "write_density_vtu",
 ]
-
-
-def atomic_write(path, write, suffix: str | None = None) -> Path:
-    """Call ``write(tmp_path)`` then move ``tmp_path`` onto ``path`` atomically.
-
-    Parameters
-    ----------
-    path : str or Path
-        Final location.
-    write : callable
-        Receives a temporary path (same directory, same suffix) and writes the file there.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix
-    )
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_npz(path, **arrays) -> Path:
@@ -125,43 +100,6 @@ def write_pvd(path, frames) -> Path:
         f"  <Collection>\n{rows}\n  </Collection>\n</VTKFile>\n"
     )
     return atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
-#: VTK cell types of the pieces of :func:`density_pieces`.
-VTK_LINE, VTK_TRIANGLE = 3, 5
-
-
-def density_pieces(density):
-    r"""A DG density as a discontinuous piecewise-linear field for VTK and pyvista.
-
-    Every cell gets its own copies of its vertices, carrying the cell's polynomial at that
-    vertex, so jumps between cells stay visible (ParaView draws them as they are). Cells are
-    drawn flat (chords of the curved cells); S^1 meshes are placed in the plane z = 0.
-
-    Parameters
-    ----------
-    density : Density
-
-    Returns
-    -------
-    points : ndarray, shape (n_cells * (t + 1), 3)
-    cells : ndarray of int, shape (n_cells, t + 1)
-    cell_type : int
-        ``VTK_LINE`` on S^1, ``VTK_TRIANGLE`` on S^2.
-    values : ndarray, shape (n_cells * (t + 1),)
-        Density at each cell's vertices.
-    """
-    from .geometry import reference_vertices
-
-    space = density.space
-    mesh = space.mesh
-    t = mesh.dim - 1
-    points = np.asarray(mesh.points)[np.asarray(mesh.cells)].reshape(-1, mesh.dim)
-    if mesh.dim == 2:
-        points = np.column_stack([points, np.zeros(points.shape[0])])
-    values = density.coefficients @ space.tabulate(reference_vertices(t)).T
-    cells = np.arange(points.shape[0]).reshape(mesh.n_cells, t + 1)
-    return points, cells, (VTK_LINE if t == 1 else VTK_TRIANGLE), values.ravel()
 
 
 def write_density_vtu(path, density, **cell_data) -> Path:

@@ -23,8 +23,8 @@ from math import factorial
 
 import numpy as np
 
-from ._checks import as_int, as_rng
-from .geometry import curved_map, metric_determinant
+from .._checks import as_int, as_rng
+from ..sphere.geometry import curved_map, metric_determinant
 
 __all__ = ["sample_density"]
 

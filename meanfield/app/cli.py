@@ -145,7 +145,7 @@ def add_plot(subparsers) -> None:
 
 
 def run_plot(args) -> int:
-    from .plot import plot_run
+    from .figures import plot_run
 
     paths = plot_run(args.run_dir, progress=not args.quiet)
     if not args.quiet:
@@ -181,7 +181,7 @@ def run_validate(args) -> int:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"output directory {str(out)!r} exists and is not empty; choose another")
-    from .validation import write_report
+    from .report import write_report
 
     write_report(out, quick=args.quick, progress=not args.quiet)
     if not args.quiet:
@@ -195,7 +195,7 @@ SUBCOMMANDS = [add_run, add_plot, add_validate, add_sweep]
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand of :data:`SUBCOMMANDS`."""
-    from . import __version__
+    from .. import __version__
 
     parser = _Parser(
         prog="meanfield",

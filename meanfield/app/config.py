@@ -14,6 +14,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..field.registry import EVALUATORS
+from ..solve import DENSITY_SCHEMES, EULERIAN_METHODS, PARTICLE_METHODS
+
 __all__ = [
     "SCHEMA",
     "DEFAULT_CONFIG",
@@ -30,7 +33,7 @@ __all__ = [
 class Key:
     """One configuration key: its type, default, and the values it may take."""
 
-    kind: str  # "number" | "int" | "bool" | "str" | "times" | "matrix" | "points" | "list"
+    kind: str  # "number" | "int" | "bool" | "str" | "times" | "matrix" | "points"
     default: object
     choices: tuple | None = None
     minimum: float | None = None
@@ -105,19 +108,24 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "degree": Key("int", 1, choices=(0, 1, 2), doc="DG polynomial degree"),
         "cfl": Key("number", 0.5, minimum=0.0, positive=True, doc="CFL number"),
         "dt_max": Key("number", 0.05, minimum=0.0, positive=True, doc="largest time step"),
-        "velocity": Key(
+        "field": Key(
             "str",
             "auto",
-            choices=("auto", "direct", "spectral"),
+            choices=tuple(EVALUATORS),
             doc="attention-field evaluator (PDE and particles)",
         ),
-        "scheme": Key("str", "ssprk3", choices=("ssprk2", "ssprk3"), doc="SSP Runge-Kutta scheme"),
+        "scheme": Key(
+            "str", "eulerian", choices=tuple(DENSITY_SCHEMES), doc="density solver (spatial scheme)"
+        ),
+        "method": Key(
+            "str", "ssprk3", choices=EULERIAN_METHODS, doc="time scheme of the density solver"
+        ),
     },
     "particles": {
         "enabled": Key("bool", True, doc="run tokens beside the density"),
         "n": Key("int", 1500, minimum=1, doc="number of tokens sampled from the initial density"),
         "seed": Key("int", 0, minimum=0, doc="seed of the token sample"),
-        "method": Key("str", "rk4", choices=("rk4", "dop853"), doc="token time stepping"),
+        "method": Key("str", "rk4", choices=PARTICLE_METHODS, doc="token time stepping"),
         "dt": Key("number", 0.02, minimum=0.0, positive=True, doc="RK4 step"),
     },
     "times": {
@@ -387,9 +395,9 @@ def update_docs(path) -> bool:
     return new != text
 
 
-if __name__ == "__main__":  # python -m meanfield.config --update-docs docs/cli.md
+if __name__ == "__main__":  # python -m meanfield.app.config --update-docs docs/cli.md
     import sys
 
     if len(sys.argv) != 3 or sys.argv[1] != "--update-docs":
-        sys.exit("usage: python -m meanfield.config --update-docs FILE.md")
+        sys.exit("usage: python -m meanfield.app.config --update-docs FILE.md")
     print("updated" if update_docs(sys.argv[2]) else "up to date", sys.argv[2])

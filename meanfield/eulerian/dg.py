@@ -19,22 +19,18 @@ import numbers
 import basix
 import numpy as np
 
-from ._checks import as_int, as_points, choose
-from .geometry import (
+from .._checks import as_int, as_points, choose
+from ..sphere.geometry import reference_cell, reference_vertices, surface_gradients
+from ..sphere.mesh import SphereMesh
+from ..sphere.quadrature import (
     PointLocator,
     cell_quadrature,
     facet_quadrature,
     facet_reference_points,
-    reference_cell,
-    reference_vertices,
-    surface_gradients,
 )
-from .mesh import SphereMesh
+from .limiter import ZhangShuLimiter
 
-__all__ = ["DG", "Density", "ZhangShuLimiter"]
-
-#: Relative margin the limiter keeps above zero, so round-off cannot make values negative.
-LIMITER_MARGIN = 1e-12
+__all__ = ["DG", "Density"]
 
 
 def _function_values(f, x: np.ndarray, name: str = "f") -> np.ndarray:
@@ -125,7 +121,7 @@ class DG:
         self.mass_inverse = np.linalg.inv(mass)
         self.areas = W.sum(axis=1)
         # Cell mean as a linear functional of the coefficients.
-        self._mean_rows = (W @ self.phi) / self.areas[:, None]
+        self.mean_rows = (W @ self.phi) / self.areas[:, None]
 
     def _build_facets(self):
         top = self.mesh.topology
@@ -145,7 +141,7 @@ class DG:
         vertices = reference_vertices(self.tdim)
         table = [self.phi, fwd.reshape(-1, self.n_basis), rev.reshape(-1, self.n_basis)]
         # Transposed once: the limiter computes all point values as one product c @ table.
-        self._check_table = np.ascontiguousarray(np.vstack(table + [self.tabulate(vertices)]).T)
+        self.check_table = np.ascontiguousarray(np.vstack(table + [self.tabulate(vertices)]).T)
 
     # ------------------------------------------------------------------ sizes and points
     @property
@@ -166,11 +162,6 @@ class DG:
     def quadrature_points(self) -> np.ndarray:
         """Volume quadrature points, flattened cell by cell, shape (n_cells * nq, d)."""
         return self.quadrature.points.reshape(-1, self.dim)
-
-    @property
-    def quadrature_weights(self) -> np.ndarray:
-        """Physical volume weights, shape (n_cells * nq,); they sum to the sphere's area."""
-        return self.quadrature.weights.ravel()
 
     @property
     def velocity_points(self) -> np.ndarray:
@@ -235,7 +226,7 @@ class DG:
 
     def map_reference(self, xi: np.ndarray) -> np.ndarray:
         """Physical points of reference points ``xi`` (m, t) in every cell, (n_cells, m, d)."""
-        from .geometry import curved_map
+        from ..sphere.geometry import curved_map
 
         return curved_map(self.mesh.points[self.mesh.cells], np.asarray(xi, dtype=float))[0]
 
@@ -247,43 +238,6 @@ class DG:
 
     def __repr__(self) -> str:
         return f"DG(degree={self.degree}, {self.mesh!r})"
-
-
-class ZhangShuLimiter:
-    r"""Zhang–Shu scaling limiter: non-negative values at the scheme's points, mass kept.
-
-    In every cell with mean :math:`\bar\rho \ge 0`,
-    :math:`\rho \leftarrow \bar\rho + \theta(\rho - \bar\rho)` with
-    :math:`\theta = \min(1, \bar\rho / (\bar\rho - m))`, m the minimum over the volume
-    quadrature points, the facet quadrature points (seen from either side) and the vertices.
-    :math:`\theta` is reduced by a relative :data:`LIMITER_MARGIN` so that round-off cannot
-    leave a negative value. Cells with a negative mean (which an admissible time step never
-    produces) become constant.
-    """
-
-    def __init__(self, space: DG):
-        self.space = space
-
-    def __call__(self, c: np.ndarray) -> np.ndarray:
-        """Limited copy of coefficients ``c`` (n_cells, n_basis)."""
-        if self.space.degree == 0:
-            return c
-        mean = np.sum(self.space._mean_rows * c, axis=1)
-        low = (c @ self.space._check_table).min(axis=1)
-        bad = low < 0
-        if not bad.any():
-            return c
-        theta = np.ones_like(mean)
-        mb, lb = mean[bad], low[bad]
-        pos = mb > 0  # (a mean <= 0 only arises from round-off: the cell becomes constant)
-        theta[bad] = 0.0
-        theta[np.flatnonzero(bad)[pos]] = mb[pos] * (1.0 - LIMITER_MARGIN) / (mb[pos] - lb[pos])
-        return mean[:, None] + theta[:, None] * (c - mean[:, None])
-
-    def admissible(self, c: np.ndarray) -> bool:
-        """True when every cell mean is non-negative up to round-off of the largest mean."""
-        mean = np.sum(self.space._mean_rows * c, axis=1)
-        return bool(mean.min() >= -4.0 * np.finfo(float).eps * max(mean.max(), 0.0))
 
 
 class Density:
@@ -371,11 +325,11 @@ class Density:
 
     def cell_means(self) -> np.ndarray:
         """Mean density of each cell (its mass over its area), shape (n_cells,)."""
-        return np.sum(self.space._mean_rows * self.coefficients, axis=1)
+        return np.sum(self.space.mean_rows * self.coefficients, axis=1)
 
     def min_value(self) -> float:
         """Smallest value at the points the scheme uses (quadrature points and vertices)."""
-        return float((self.coefficients @ self.space._check_table).min())
+        return float((self.coefficients @ self.space.check_table).min())
 
     def limit(self) -> Density:
         """A copy passed through the Zhang–Shu limiter (non-negative at the scheme's points)."""
@@ -390,7 +344,7 @@ class Density:
         """
         space = self.space
         deg = 2 * space.degree + 4 if quadrature_degree is None else quadrature_degree
-        from .geometry import cell_quadrature
+        from ..sphere.quadrature import cell_quadrature
 
         q = cell_quadrature(space.mesh, as_int(deg, "quadrature_degree", min_value=0))
         rho = self.coefficients @ space.tabulate(q.reference_points).T
