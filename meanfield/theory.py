@@ -22,11 +22,94 @@ from scipy.special import gammaln, ive
 
 from ._checks import as_int, as_real_array, as_scalar, as_times
 
-__all__ = ["growth_rate", "fastest_mode", "two_token_rhs", "two_token_angle"]
+__all__ = [
+    "growth_rate",
+    "critical_diffusion",
+    "funk_hecke_eigenvalue",
+    "fastest_mode",
+    "two_token_rhs",
+    "two_token_angle",
+]
 
 
-def growth_rate(ell, beta, d, normalized: bool = True):
+def funk_hecke_eigenvalue(ell, beta, d):
+    r"""Funk–Hecke eigenvalue :math:`\lambda_\ell` of :math:`e^{\beta\langle x, y\rangle}`.
+
+    For the normalised surface measure of :math:`S^{d-1}` and :math:`\nu = d/2 - 1`,
+
+    .. math::
+        \lambda_\ell(\beta) = \Gamma(d/2)\,(2/\beta)^\nu\, I_{\ell+\nu}(\beta),
+
+    so that :math:`\int e^{\beta\langle x, y\rangle} Y_\ell(y)\,d\sigma(y) = \lambda_\ell
+    Y_\ell(x)` (:math:`\lambda_\ell \to \delta_{\ell 0}` as :math:`\beta \to 0`). Evaluated in log
+    space from the exponentially scaled Bessel function; it overflows to ``inf`` only when the
+    value itself exceeds the float range (:math:`\beta \gtrsim 700`).
+
+    Parameters
+    ----------
+    ell : int or array_like of int
+    beta : float
+    d : int
+
+    Returns
+    -------
+    float or ndarray
+        Same shape as ``ell``.
+    """
+    d = as_int(d, "d", min_value=2)
+    beta = as_scalar(beta, "beta", min_value=0.0)
+    ells = _degrees(ell)
+    if beta == 0.0:
+        out = np.where(ells == 0, 1.0, 0.0)
+    else:
+        with np.errstate(divide="ignore", over="ignore"):
+            out = np.exp(_log_lambda(ells, beta, d))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def _degrees(ell) -> np.ndarray:
+    ells = np.asarray(ell)
+    if not np.issubdtype(ells.dtype, np.integer) or np.any(ells < 0):
+        raise ValueError(f"ell must be non-negative integer(s), got {ell!r}")
+    return ells
+
+
+def _log_lambda(ells, beta: float, d: int):
+    r""":math:`\log\lambda_\ell` for beta > 0 (``-inf`` where the Bessel value underflows)."""
+    nu = d / 2.0 - 1.0
+    with np.errstate(divide="ignore"):
+        log_i = np.log(ive(ells + nu, beta)) + beta
+    return log_i + gammaln(d / 2.0) + nu * np.log(2.0 / beta)
+
+
+def _reduced_rate(ells, beta: float, d: int, normalized: bool):
+    r""":math:`\lambda_\ell/\beta` (USA) or :math:`\lambda_\ell/(\beta\lambda_0)` (SA), beta >= 0.
+
+    The drift part of the growth rate per unit of :math:`\ell(\ell+d-2)`. At beta = 0 its
+    limit is :math:`\delta_{\ell 1}/d` for both models.
+    """
+    nu = d / 2.0 - 1.0
+    if beta == 0.0:
+        return np.where(ells == 1, 1.0 / d, 0.0)
+    if normalized:
+        # ratio of scaled Bessel functions: the e^beta factors cancel, no overflow
+        return ive(ells + nu, beta) / (beta * ive(nu, beta))
+    with np.errstate(over="ignore"):
+        return np.exp(_log_lambda(ells, beta, d) - np.log(beta))
+
+
+def growth_rate(ell, beta, d, normalized: bool = True, diffusion=0.0):
     r"""Linear growth rate :math:`\gamma_\ell` of the degree-:math:`\ell` mode around uniform.
+
+    With noise of strength D (the Fokker–Planck equation
+    :math:`\partial_t\rho + \mathrm{div}_S(\rho X[\rho]) = D\Delta_S\rho`) and the Funk–Hecke
+    eigenvalues :math:`\lambda_\ell` (:func:`funk_hecke_eigenvalue`),
+
+    .. math::
+        \gamma_\ell^{USA} = \ell(\ell+d-2)\left[\frac{\lambda_\ell}{\beta} - D\right], \qquad
+        \gamma_\ell^{SA} = \ell(\ell+d-2)\left[\frac{\lambda_\ell}{\beta\lambda_0} - D\right];
+
+    D = 0 gives the noiseless rates of the module docstring.
 
     Parameters
     ----------
@@ -38,35 +121,59 @@ def growth_rate(ell, beta, d, normalized: bool = True):
         Ambient dimension (sphere :math:`S^{d-1}`), d >= 2.
     normalized : bool
         SA (True) or USA (False).
+    diffusion : float
+        Noise strength :math:`D \ge 0`.
 
     Returns
     -------
     gamma : float or ndarray
-        Same shape as ``ell``.
+        Same shape as ``ell``. USA rates overflow to ``inf`` only where they exceed the float
+        range (:math:`\beta \gtrsim 700`).
     """
     d = as_int(d, "d", min_value=2)
     beta = as_scalar(beta, "beta", min_value=0.0)
-    ells = np.asarray(ell)
-    if not np.issubdtype(ells.dtype, np.integer) or np.any(ells < 0):
-        raise ValueError(f"ell must be non-negative integer(s), got {ell!r}")
-    nu = d / 2.0 - 1.0
+    D = as_scalar(diffusion, "diffusion", min_value=0.0)
+    ells = _degrees(ell)
     lam = ells * (ells + d - 2.0)
-    if beta == 0.0:
-        # limit beta -> 0: only ell = 1 survives, at (d - 1)/d for SA and USA alike
-        out = np.where(ells == 1, (d - 1.0) / d, 0.0)
-    elif normalized:
-        out = lam * ive(ells + nu, beta) / (beta * ive(nu, beta))
-    else:
-        with np.errstate(divide="ignore"):
-            log_i = np.log(ive(ells + nu, beta)) + beta
-        out = lam * np.exp(log_i + gammaln(d / 2.0) + nu * np.log(2.0 / beta) - np.log(beta))
+    out = lam * (_reduced_rate(ells, beta, d, bool(normalized)) - D)
     return float(out) if np.ndim(out) == 0 else out
 
 
-def fastest_mode(beta, d, normalized: bool = True, ell_max: int = 400) -> int:
+def critical_diffusion(beta, d, normalized: bool = True) -> float:
+    r"""Critical noise :math:`D_c` at which the uniform state loses stability.
+
+    Every mode :math:`\ell \ge 1` decays for :math:`D > D_c` and the first one,
+    :math:`\ell = 1`, grows for :math:`D < D_c` (:math:`\lambda_\ell` decreases in
+    :math:`\ell`):
+
+    .. math::
+        D_c^{USA} = \lambda_1/\beta, \qquad D_c^{SA} = \lambda_1/(\beta\lambda_0)
+        = I_{d/2}(\beta)/(\beta I_{d/2-1}(\beta)),
+
+    both :math:`1/d` at :math:`\beta = 0`.
+
+    Parameters
+    ----------
+    beta : float
+        Inverse temperature :math:`\beta \ge 0`.
+    d : int
+        Ambient dimension, d >= 2.
+    normalized : bool
+        SA (True) or USA (False).
+
+    Returns
+    -------
+    float
+    """
+    d = as_int(d, "d", min_value=2)
+    beta = as_scalar(beta, "beta", min_value=0.0)
+    return float(_reduced_rate(np.asarray(1), beta, d, bool(normalized)))
+
+
+def fastest_mode(beta, d, normalized: bool = True, ell_max: int = 400, diffusion=0.0) -> int:
     """The degree :math:`\\ell \\ge 1` with the largest growth rate (searched up to ``ell_max``)."""
     ells = np.arange(1, as_int(ell_max, "ell_max", min_value=1) + 1)
-    return int(ells[np.argmax(growth_rate(ells, beta, d, normalized))])
+    return int(ells[np.argmax(growth_rate(ells, beta, d, normalized, diffusion))])
 
 
 def two_token_rhs(theta, beta, normalized: bool = True):

@@ -82,3 +82,100 @@ def test_two_token_rhs_limits():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ------------------------------------------------------------------ noise (DESIGN.md §3)
+def _funk_hecke_by_quadrature(ell, beta, d):
+    """lambda_l = int_0^pi e^{b cos s} G_l(cos s) sin^{d-2} s ds / int_0^pi sin^{d-2} s ds."""
+    from scipy.special import eval_gegenbauer
+
+    def profile(s):
+        if d == 2:
+            return np.cos(ell * s)
+        nu = d / 2 - 1
+        return eval_gegenbauer(ell, nu, np.cos(s)) / eval_gegenbauer(ell, nu, 1.0)
+
+    num = quad(lambda s: np.exp(beta * np.cos(s)) * profile(s) * np.sin(s) ** (d - 2), 0, np.pi)
+    den = quad(lambda s: np.sin(s) ** (d - 2), 0, np.pi)
+    return num[0] / den[0]
+
+
+@pytest.mark.parametrize("d", [2, 3, 5])
+def test_funk_hecke_eigenvalue_by_quadrature(d):
+    for beta in (0.5, 4.0, 9.0):
+        got = mf.theory.funk_hecke_eigenvalue(np.arange(0, 5), beta, d)
+        expect = [_funk_hecke_by_quadrature(ell, beta, d) for ell in range(5)]
+        np.testing.assert_allclose(got, expect, rtol=1e-9)
+
+
+@pytest.mark.parametrize("normalized", [True, False])
+@pytest.mark.parametrize("d", [2, 3, 4])
+def test_noisy_growth_rate_by_quadrature(d, normalized):
+    beta, D = 4.0, 0.3
+    ell = np.arange(1, 6)
+    lam = np.array([_funk_hecke_by_quadrature(k, beta, d) for k in range(6)])
+    drift = lam[1:] / beta / (lam[0] if normalized else 1.0)
+    expect = ell * (ell + d - 2) * (drift - D)
+    got = growth_rate(ell, beta, d, normalized, diffusion=D)
+    np.testing.assert_allclose(got, expect, rtol=1e-9)
+
+
+def test_noisy_sa_rates_shift_the_design_table():
+    """With noise D every table entry drops by l(l + d - 2) D."""
+    for (d, beta), row in TABLE.items():
+        ell = np.arange(1, 6)
+        got = growth_rate(ell, beta, d, diffusion=0.05)
+        np.testing.assert_allclose(got, np.array(row[:5]) - ell * (ell + d - 2) * 0.05, atol=6e-5)
+
+
+def test_critical_diffusion_closed_forms():
+    """D_c(SA) = I_1/(beta I_0) on S^1 and (coth b - 1/b)/b (Langevin) on S^2, any beta."""
+    from scipy.special import i0, i1
+
+    for beta in (0.1, 1.0, 4.0, 30.0):
+        assert mf.theory.critical_diffusion(beta, 2) == pytest.approx(
+            i1(beta) / (beta * i0(beta)), rel=1e-12
+        )
+    for beta in (0.1, 1.0, 4.0, 30.0, 1000.0):
+        langevin = 1.0 / np.tanh(beta) - 1.0 / beta
+        assert mf.theory.critical_diffusion(beta, 3) == pytest.approx(langevin / beta, rel=1e-11)
+    for d in (2, 3, 7):
+        assert mf.theory.critical_diffusion(0.0, d) == pytest.approx(1.0 / d)
+        assert mf.theory.critical_diffusion(1e-7, d) == pytest.approx(1.0 / d, rel=1e-6)
+        assert mf.theory.critical_diffusion(1e-7, d, False) == pytest.approx(1.0 / d, rel=1e-6)
+
+
+@pytest.mark.parametrize("normalized", [True, False])
+@pytest.mark.parametrize("d", [2, 3, 6])
+def test_critical_diffusion_is_where_uniform_loses_stability(d, normalized):
+    beta = 3.0
+    Dc = mf.theory.critical_diffusion(beta, d, normalized)
+    ell = np.arange(1, 30)
+    assert growth_rate(1, beta, d, normalized, diffusion=Dc) == pytest.approx(0.0, abs=1e-12)
+    assert np.all(growth_rate(ell[1:], beta, d, normalized, diffusion=Dc) < 0)
+    assert growth_rate(1, beta, d, normalized, diffusion=0.99 * Dc) > 0
+    assert np.all(growth_rate(ell, beta, d, normalized, diffusion=1.01 * Dc) < 0)
+
+
+def test_usa_critical_diffusion_unscaled():
+    from scipy.special import gamma
+
+    for d, beta in [(2, 2.0), (3, 5.0), (5, 1.5)]:
+        nu = d / 2 - 1
+        expect = gamma(d / 2) * (2 / beta) ** nu * iv(1 + nu, beta) / beta
+        got = mf.theory.critical_diffusion(beta, d, normalized=False)
+        assert got == pytest.approx(expect, rel=1e-12)
+
+
+def test_noisy_rates_finite_at_large_beta():
+    g = growth_rate(np.arange(1, 40), 1000.0, 3, diffusion=1e-3)
+    assert np.all(np.isfinite(g))
+    assert mf.theory.fastest_mode(1000.0, 2, diffusion=0.0) == mf.theory.fastest_mode(1000.0, 2)
+    # strong noise moves the fastest mode to lower degrees
+    assert mf.theory.fastest_mode(9.0, 2, diffusion=0.02) < mf.theory.fastest_mode(9.0, 2)
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), "x"])
+def test_bad_diffusion_is_named(bad):
+    with pytest.raises(ValueError, match="diffusion"):
+        growth_rate(1, 2.0, 3, diffusion=bad)
