@@ -29,6 +29,8 @@ __all__ = [
     "fastest_mode",
     "two_token_rhs",
     "two_token_angle",
+    "gibbs_branch",
+    "tricritical_beta",
 ]
 
 
@@ -223,3 +225,126 @@ def two_token_angle(theta0, t_eval, beta, normalized: bool = True, rtol=1e-12, a
         atol=atol,
     )
     return as_real_array(sol.y[0], "theta")
+
+
+# --------------------------------------------------------------------------- noisy USA states
+def _zonal_basis(L: int, d: int, s: np.ndarray) -> np.ndarray:
+    """Zonal harmonics :math:`P_\\ell(s)`, :math:`P_\\ell(1) = 1`, shape (L + 1, len(s))."""
+    from scipy.special import eval_chebyt, eval_gegenbauer
+
+    if d == 2:
+        return np.array([eval_chebyt(ell, s) for ell in range(L + 1)])
+    nu = d / 2.0 - 1.0
+    return np.array([eval_gegenbauer(ell, nu, s) / eval_gegenbauer(ell, nu, 1.0)
+                     for ell in range(L + 1)])  # fmt: skip
+
+
+def _gibbs_residual(unknowns, rho1, s_weights, P, norms, ratio):
+    """Gibbs fixed point in zonal coefficients; unknowns (D/D_c, rho_2, ..., rho_L)."""
+    from scipy.special import logsumexp
+
+    x, rest = unknowns[0], unknowns[1:]
+    coef = np.concatenate([[rho1], rest])
+    phi = (ratio[1:] * coef) @ P[1:] / x
+    rho = np.exp(phi - logsumexp(phi, b=s_weights))
+    return (P[1:] @ (s_weights * rho)) / norms[1:] - coef
+
+
+def gibbs_branch(beta, d, m, degree=None):
+    r"""The branch of non-uniform USA stationary states: noise :math:`D/D_c` against :math:`|m|`.
+
+    USA stationary states of :math:`\partial_t\rho + \mathrm{div}_S(\rho X[\rho]) = D\Delta_S\rho`
+    are Gibbs, :math:`\rho \propto \exp(Z_\rho/(\beta D))` with
+    :math:`Z_\rho(x) = \int e^{\beta\langle x, y\rangle}\rho\,d\sigma(y)` (:math:`\sigma` the
+    normalised surface measure). For a zonal state :math:`\rho = \sum_\ell \rho_\ell P_\ell(s)`
+    (:math:`P_\ell` the Gegenbauer polynomials with :math:`P_\ell(1) = 1`, :math:`\rho_0 = 1`)
+    Funk–Hecke gives :math:`Z_\rho/(\beta D) = (D_c/D)\sum_{\ell\ge1}(\lambda_\ell/\lambda_1)
+    \rho_\ell P_\ell(s)` up to a constant. The order parameter fixes
+    :math:`\rho_1 = d\,|m|` (:math:`m = \int x\,\rho\,d\sigma`); the remaining coefficients and
+    :math:`D/D_c` solve the fixed point (``scipy.optimize.fsolve``, continued along ``m`` from the
+    weakly nonlinear guess), with Gauss–Jacobi quadrature in s. Only ratios of scaled Bessel
+    functions enter, so large beta does not overflow.
+
+    Parameters
+    ----------
+    beta : float
+        Inverse temperature (> 0).
+    d : int
+        Ambient dimension (>= 2).
+    m : array_like, shape (k,)
+        Increasing order parameters in (0, 1).
+    degree : int, optional
+        Truncation degree L (default :math:`\beta + 6\sqrt\beta + 16`).
+
+    Returns
+    -------
+    ratio : ndarray, shape (k,)
+        :math:`D/D_c` at which the state of order parameter ``m`` is stationary. The branch is
+        supercritical where it starts below 1 and subcritical (hysteresis up to its maximum)
+        where it starts above 1 (see :func:`tricritical_beta`).
+    """
+    from scipy.optimize import fsolve
+    from scipy.special import roots_jacobi
+
+    d = as_int(d, "d", min_value=2)
+    beta = as_scalar(beta, "beta", min_value=0.0, strict=True)
+    ms = as_real_array(m, "m", ndim=1)
+    if np.any(ms <= 0) or np.any(ms >= 1) or np.any(np.diff(ms) <= 0):
+        raise ValueError(f"m must be increasing values in (0, 1), got {ms[:6]}...")
+    if degree is None:
+        L = int(beta + 6.0 * np.sqrt(beta) + 16)
+    else:
+        L = as_int(degree, "degree", min_value=2)
+    nu = d / 2.0 - 1.0
+    s, w = roots_jacobi(3 * L + 20, (d - 3) / 2.0, (d - 3) / 2.0)
+    w = w / w.sum()
+    P = _zonal_basis(L, d, s)
+    norms = P**2 @ w
+    ratio = ive(np.arange(L + 1) + nu, beta) / ive(1.0 + nu, beta)
+    r2 = ratio[2]
+    guess = None
+    out = np.empty(ms.shape)
+    for k, mk in enumerate(ms):
+        rho1 = d * mk
+        if guess is None:  # weakly nonlinear: rho_2 = rho_1^2 (d - 1) / (2 d (1 - r))
+            guess = np.zeros(L)
+            guess[0], guess[1] = 1.0, rho1**2 * (d - 1) / (2 * d * (1 - r2))
+        guess = fsolve(_gibbs_residual, guess, args=(rho1, w, P, norms, ratio), xtol=1e-13)
+        out[k] = guess[0]
+    return out
+
+
+def tricritical_beta(d) -> float:
+    r"""The beta where the USA noise-driven transition changes from continuous to a jump.
+
+    A weakly nonlinear expansion of the Gibbs fixed point (see :func:`gibbs_branch`) around the
+    uniform state, with :math:`\rho = 1 + a P_1 + b P_2 + \dots`, gives
+    :math:`D/D_c = 1 + c_3 a^2 + O(a^4)` with
+
+    .. math::
+        c_3 = \frac{d\,r - 1}{d(d+2)(1-r)}, \qquad r = \frac{\lambda_2}{\lambda_1}
+            = \frac{I_{d/2+1}(\beta)}{I_{d/2}(\beta)}.
+
+    The branch is supercritical (continuous) for :math:`c_3 < 0` and subcritical (a jump with
+    hysteresis) for :math:`c_3 > 0`; the change is at :math:`I_{d/2+1}(\beta)/I_{d/2}(\beta)
+    = 1/d`, found here by ``scipy.optimize.brentq``.
+
+    Parameters
+    ----------
+    d : int
+        Ambient dimension (>= 2).
+
+    Returns
+    -------
+    float
+    """
+    from scipy.optimize import brentq
+
+    d = as_int(d, "d", min_value=2)
+    nu = d / 2.0 - 1.0
+    if d > 300:
+        raise ValueError(f"d must be <= 300 (the Bessel ratio underflows beyond), got {d}")
+    # the ratio grows monotonically from ~beta/(d + 2) (small beta) to 1 (beta -> inf); the root
+    # lies above 1 for every d (above 0.05 keeps I_{d/2+1} from underflowing)
+    return float(brentq(lambda b: ive(nu + 2, b) / ive(nu + 1, b) - 1.0 / d, 0.05, 1e4,
+                        xtol=1e-14))  # fmt: skip

@@ -179,3 +179,56 @@ def test_noisy_rates_finite_at_large_beta():
 def test_bad_diffusion_is_named(bad):
     with pytest.raises(ValueError, match="diffusion"):
         growth_rate(1, 2.0, 3, diffusion=bad)
+
+
+# ------------------------------------------------------------------ noisy USA stationary states
+@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("beta", [1.0, 4.0])
+def test_gibbs_branch_starts_with_the_landau_coefficient(d, beta):
+    from scipy.special import iv as bessel
+
+    r = bessel(d / 2 + 1, beta) / bessel(d / 2, beta)
+    c3 = (d * r - 1) / (d * (d + 2) * (1 - r))
+    m = np.array([0.01, 0.02])
+    x = mf.theory.gibbs_branch(beta, d, m)
+    np.testing.assert_allclose((x - 1) / (d * m) ** 2, c3, rtol=2e-2, atol=2e-5)
+
+
+def test_gibbs_branch_against_direct_fixed_point_on_the_circle():
+    """Iterate rho <- exp(Z_rho/(beta D))/norm on a theta grid at the branch's D: same |m|."""
+    beta = 4.0
+    m = 0.7
+    x = mf.theory.gibbs_branch(beta, 2, np.linspace(0.01, m, 70))[-1]
+    D = x * mf.theory.critical_diffusion(beta, 2, normalized=False)
+    theta = np.linspace(0, 2 * np.pi, 512, endpoint=False)
+    kernel = np.exp(beta * np.cos(theta[:, None] - theta[None, :]))
+    rho = np.exp(3 * np.cos(theta))
+    rho /= rho.mean()
+    for _ in range(3000):
+        z = kernel @ rho / len(theta)  # Z with the normalised measure dtheta / 2 pi
+        new = np.exp((z - z.max()) / (beta * D))
+        rho = 0.5 * rho + 0.5 * new / new.mean()
+    assert np.mean(rho * np.cos(theta)) == pytest.approx(m, abs=1e-6)
+
+
+@pytest.mark.parametrize("d", [2, 3, 5])
+def test_tricritical_beta_separates_continuous_from_jump(d):
+    b = mf.theory.tricritical_beta(d)
+    m = np.linspace(0.02, 0.6, 30)
+    below = mf.theory.gibbs_branch(0.9 * b, d, m)
+    above = mf.theory.gibbs_branch(1.1 * b, d, m)
+    assert np.all(below < 1.0)  # supercritical: the branch lives at D < D_c
+    assert above.max() > 1.0  # subcritical: states above D_c (hysteresis)
+
+
+def test_tricritical_values():
+    # small-beta series I_{nu+2}/I_{nu+1} ~ beta/(2 nu + 4) puts it near (2 nu + 4)/d
+    assert mf.theory.tricritical_beta(2) == pytest.approx(2.4469, abs=1e-4)
+    assert mf.theory.tricritical_beta(3) == pytest.approx(1.8162, abs=1e-4)
+    for d in (2, 3, 10, 100):
+        assert mf.theory.tricritical_beta(d) < (d + 2) / d + 0.5
+
+
+def test_gibbs_branch_bad_m():
+    with pytest.raises(ValueError, match="m must"):
+        mf.theory.gibbs_branch(2.0, 2, [0.5, 0.2])
