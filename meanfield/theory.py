@@ -309,7 +309,11 @@ def gibbs_branch(beta, d, m, degree=None):
         if guess is None:  # weakly nonlinear: rho_2 = rho_1^2 (d - 1) / (2 d (1 - r))
             guess = np.zeros(L)
             guess[0], guess[1] = 1.0, rho1**2 * (d - 1) / (2 * d * (1 - r2))
-        guess = fsolve(_gibbs_residual, guess, args=(rho1, w, P, norms, ratio), xtol=1e-13)
+        args = (rho1, w, P, norms, ratio)
+        guess = fsolve(_gibbs_residual, guess, args=args, xtol=1e-13, full_output=True)[0]
+        res = float(np.abs(_gibbs_residual(guess, *args)).max())
+        if not res < 1e-9:
+            raise RuntimeError(f"Gibbs fixed point not found at m = {mk:g} (residual {res:.2e})")
         out[k] = guess[0]
     return out
 
