@@ -75,4 +75,10 @@ def _figure(rows, path):
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="a small, quick version (seconds)")
+    parser.add_argument("--out", default="out/mode_selection", help="output directory")
+    args = parser.parse_args()
+    main(small=args.small, out=args.out)

@@ -47,4 +47,10 @@ def main(small: bool = False, out: str | Path = "out/particle_clustering") -> di
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="a small, quick version (seconds)")
+    parser.add_argument("--out", default="out/particle_clustering", help="output directory")
+    args = parser.parse_args()
+    main(small=args.small, out=args.out)

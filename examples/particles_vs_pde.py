@@ -10,7 +10,6 @@ n^{-1/2} until the mesh error of the PDE takes over; that floor falls with the m
     python examples/particles_vs_pde.py --small    # seconds
 """
 
-import sys
 import time
 from pathlib import Path
 
@@ -63,5 +62,11 @@ def main(small=False, out="out/particles_vs_pde"):
 
 
 if __name__ == "__main__":
-    result = main(small="--small" in sys.argv)
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="a small, quick version (seconds)")
+    parser.add_argument("--out", default="out/particles_vs_pde", help="output directory")
+    args = parser.parse_args()
+    result = main(small=args.small, out=args.out)
     print({k: v for k, v in result.items() if k in ("slopes", "moment_slopes", "cpu_s", "wall_s")})

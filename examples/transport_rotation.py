@@ -87,4 +87,10 @@ def render(sol, path, subdivisions: int = 1):
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="a small, quick version (seconds)")
+    parser.add_argument("--out", default="out/transport_rotation", help="output directory")
+    args = parser.parse_args()
+    main(small=args.small, out=args.out)

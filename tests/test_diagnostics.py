@@ -88,3 +88,60 @@ def test_moments_and_mode_amplitude():
     np.testing.assert_allclose(second_moment(x, w), np.einsum("i,ij,ik->jk", w, x, x))
     # Y_10 = sqrt(3 / 4 pi) z
     assert mode_amplitude(x, 1, 0, w) == pytest.approx(np.sqrt(3 / (4 * np.pi)) * (w @ x[:, 2]))
+
+
+def _three_bumps():
+    centres = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]])
+    return centres, lambda x: 0.02 + sum(np.exp(30.0 * (x @ c - 1.0)) for c in centres)
+
+
+def test_measure_clusters_uniform_has_none():
+    from meanfield.diagnostics import measure_clusters
+
+    rng = np.random.default_rng(1)
+    for d, n in [(2, 2000), (3, 5000)]:
+        assert measure_clusters(mf.sample_sphere(n, d, rng)).count == 0
+    flat = mf.DG(mf.SphereMesh.icosphere(3), 1).interpolate(lambda x: 1.0 + 0.3 * x[:, 2])
+    assert measure_clusters(flat, radius=0.25).count == 0
+
+
+def test_measure_clusters_known_masses():
+    from meanfield.diagnostics import measure_clusters
+
+    rng = np.random.default_rng(2)
+    centres, _ = _three_bumps()
+    parts = [c + 0.03 * rng.standard_normal((500, 3)) for c in centres]
+    x = np.concatenate(parts + [mf.sample_sphere(500, 3, rng)])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    found = measure_clusters(x)
+    assert found.count == 3
+    # each cluster holds its 500 tokens (a quarter) plus the few noise tokens that fall on it
+    np.testing.assert_allclose(found.masses, 0.25, atol=0.01)
+    np.testing.assert_allclose(np.abs(found.centres @ centres.T).max(axis=1), 1.0, atol=1e-3)
+    assert np.all(found.labels[:1500].reshape(3, 500) == found.labels[:1500:500, None])
+
+
+def test_measure_clusters_same_rule_for_density_and_its_tokens():
+    from meanfield.diagnostics import measure_clusters
+
+    centres, f = _three_bumps()
+    rho = mf.DG(mf.SphereMesh.icosphere(3), 1).interpolate(f)
+    pde = measure_clusters(rho, radius=0.25)
+    tok = measure_clusters(rho.sample(3000, 0), radius=0.25)
+    assert pde.count == tok.count == 3
+    np.testing.assert_allclose(np.sort(tok.masses), np.sort(pde.masses), atol=0.03)
+    circle = mf.DG(mf.SphereMesh.circle(128), 1).interpolate(
+        lambda x: 0.02 + np.exp(40.0 * (x[:, 0] - 1.0)) + np.exp(40.0 * (-x[:, 0] - 1.0))
+    )
+    assert measure_clusters(circle).count == measure_clusters(circle.sample(2000, 1)).count == 2
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"radius": 3.5}, "radius"), ({"level": 0.0}, "level"), ({"min_mass": -1.0}, "min_mass")],
+)
+def test_measure_clusters_bad_input(kwargs, match):
+    from meanfield.diagnostics import measure_clusters
+
+    with pytest.raises(ValueError, match=match):
+        measure_clusters(mf.sample_sphere(10, 3, 0), **kwargs)

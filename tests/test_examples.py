@@ -36,3 +36,19 @@ def test_first_plateau_skips_transients():
 
     assert first_plateau([1, 1, 4, 6, 6, 3, 3, 3, 3]) == 3
     assert first_plateau([1, 1, 2, 2]) == 2  # never holds 3 frames: the last count
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["clustering", "metastable_staircase", "mode_selection", "particle_clustering",
+     "particles_vs_pde", "phase_diagram", "transport_rotation"],
+)  # fmt: skip
+def test_every_example_accepts_small(name):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "examples" / f"{name}.py"
+    res = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "--small" in res.stdout
