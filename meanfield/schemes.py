@@ -24,6 +24,12 @@ accepts. Schemes hold no state of the solution.
   longer than ``problem.dt``.
 - :class:`DOP853`: SciPy's adaptive DOP853 on the flattened state at tight tolerances, the
   reference; outputs projected with ``problem.project``.
+- :class:`EulerMaruyama`: the SDE :math:`dy = f\,dt + dW` (``problem.noise`` draws dW) by
+  fixed projected Euler–Maruyama steps ("em") or a Lie splitting of an RK4 drift step and the
+  projected noise step ("rk4-em"); weak order 1, strong order 1/2.
+- :class:`StrangIMEX`: :math:`\dot y = f(y) + L y` with f explicit (SSP, limited) and the stiff
+  linear L implicit through ``problem.resolvent`` (L-stable SDIRK2), Strang splitting: second
+  order ("imex").
 """
 
 from __future__ import annotations
@@ -37,13 +43,16 @@ from scipy.integrate import solve_ivp
 
 __all__ = [
     "DOP853",
+    "EulerMaruyama",
     "Problem",
     "RK4",
     "SCHEMES",
     "ShuOsher",
     "Stats",
     "StepFailure",
+    "StrangIMEX",
     "cfl_step",
+    "sdirk2",
 ]
 
 
@@ -111,6 +120,12 @@ class Problem:
         Applied to the state after every step and to the outputs (the sphere projection).
     admissible : callable, optional
         ``admissible(y) -> bool``; a step failing it is retried with half the step.
+    noise : callable, optional
+        ``noise(y, h) -> dW``: a random increment over a step h (stochastic schemes; it draws
+        from its own Generator, so a run is reproducible from that Generator's seed).
+    resolvent : callable, optional
+        ``resolvent(y, tau) -> z`` solving :math:`(I - \tau L) z = y` for the stiff linear part
+        L of the problem (IMEX schemes; L is absent from ``rhs``).
     """
 
     rhs: Callable
@@ -120,6 +135,8 @@ class Problem:
     limit: Callable | None = None
     project: Callable | None = None
     admissible: Callable | None = None
+    noise: Callable | None = None
+    resolvent: Callable | None = None
 
     def derivative(self, t, y):
         """dy/dt alone (for schemes without a CFL bound)."""
@@ -350,6 +367,156 @@ class DOP853:
         return xs, stats
 
 
+@dataclass(frozen=True)
+class EulerMaruyama:
+    r"""Fixed-step stochastic scheme for :math:`dy = f(t, y)\,dt + dW`, then ``problem.project``.
+
+    With ``drift="euler"`` one step is the projected Euler–Maruyama step
+    :math:`y_{n+1} = \Pi(y_n + h f(t_n, y_n) + \Delta W_n)`; with ``drift="rk4"`` it is the Lie
+    splitting :math:`y_{n+1} = \Pi(z + \Delta W_n)`, z the RK4 step of the drift alone
+    (projected). ``problem.noise(y, h)`` draws :math:`\Delta W_n` at y (for tokens on
+    :math:`S^{d-1}` with noise D: :math:`\sqrt{2Dh}\,P_y\xi`, :math:`\xi \sim N(0, I_d)`, see
+    :func:`meanfield.solve.solve_particles`).
+
+    Orders (h the step): weak order 1 (:math:`|E\,g(y_N) - E\,g(y(T))| = O(h)` for smooth g)
+    and strong order 1/2 (:math:`E|y_N - y(T)| = O(h^{1/2})`), for both drifts. For Brownian
+    motion on the sphere the projected step has :math:`E[y_{n+1}\mid y_n] = c(h)\,y_n` with
+    :math:`c(h) = E(1 + 2Dh\chi^2_{d-1})^{-1/2} = 1 - (d-1)Dh + O(h^2)`, against the exact
+    :math:`e^{-(d-1)Dh}`: the weak error of :math:`E\langle y_N, y_0\rangle` is first order
+    (tests/test_schemes.py fits both orders). Each output interval is split into equal steps no
+    longer than ``problem.dt``.
+    """
+
+    name: str = "em"
+    drift: str = "euler"
+    weak_order: float = 1.0
+    strong_order: float = 0.5
+
+    @property
+    def order(self) -> int:
+        """Order without noise: 1 (projected Euler) or 4 (RK4)."""
+        return 4 if self.drift == "rk4" else 1
+
+    @_timed
+    def integrate(self, problem, t_eval, progress=None):
+        """Fixed steps of at most ``problem.dt``; returns the stacked states and the Stats."""
+        if problem.dt is None:
+            raise ValueError(f"{self.name} needs a step: the problem's dt is None")
+        y = problem.y0
+        ys = [y]
+        stats = Stats()
+        for t0, t1 in zip(t_eval[:-1], t_eval[1:], strict=True):
+            nsteps = max(1, int(np.ceil((t1 - t0) / problem.dt - 1e-12))) if t1 > t0 else 0
+            h = (t1 - t0) / max(nsteps, 1)
+            for k in range(nsteps):
+                y = self.step(problem, t0 + k * h, y, h)
+                stats.accept(float(h))
+                if progress is not None:
+                    progress.update(h)
+            ys.append(y)
+        stats.nfev = (4 if self.drift == "rk4" else 1) * stats.steps
+        return np.stack(ys), stats
+
+    def step(self, problem, t, y, h):
+        """One step from (t, y) of size h."""
+        project = problem.project or _identity
+        noise = problem.noise or (lambda z, _h: 0.0)
+        if self.drift == "rk4":
+            z = SCHEMES["rk4"].step(problem, t, y, h)
+            return project(z + noise(z, h))
+        return project(y + h * problem.derivative(t, y) + noise(y, h))
+
+
+#: Diagonal coefficient of the two-stage L-stable SDIRK scheme (second order, stiffly accurate).
+SDIRK_GAMMA = 1.0 - 1.0 / np.sqrt(2.0)
+
+
+def sdirk2(resolvent, y, h):
+    r"""One step of the L-stable SDIRK2 scheme for :math:`\dot y = L y` over h.
+
+    Stages :math:`Y_1 = (I - \gamma h L)^{-1} y` and
+    :math:`Y_2 = (I - \gamma h L)^{-1}(y + (1-\gamma) h L Y_1)`, with
+    :math:`hLY_1 = (Y_1 - y)/\gamma`, so only the resolvent of the one matrix
+    :math:`I - \gamma h L` is needed (:math:`\gamma = 1 - 1/\sqrt2`).
+    """
+    y1 = resolvent(y, SDIRK_GAMMA * h)
+    return resolvent(y + ((1.0 - SDIRK_GAMMA) / SDIRK_GAMMA) * (y1 - y), SDIRK_GAMMA * h)
+
+
+@dataclass(frozen=True)
+class StrangIMEX:
+    r"""IMEX Strang splitting for :math:`\dot y = f(t, y) + L y`: explicit SSP f, implicit L.
+
+    One step of size h is :math:`S_L(h/2)\, S_f(h)\, S_L(h/2)`: :math:`S_f` one step of the
+    explicit SSP scheme ``explicit`` (limiter after every stage), :math:`S_L` one step of the
+    L-stable SDIRK2 scheme (:func:`sdirk2`; only ``problem.resolvent`` is used) followed by the
+    limiter. Strang splitting of two solvers of order >= 2 is second order in time (the
+    symmetric composition cancels the first-order commutator term); every sub-step is a
+    conservative linear map, so mass is kept. The step is the largest :math:`\Delta t_{out}/2^k`
+    within the CFL bound of the transport speed (and ``problem.dt``), so the implicit matrix is
+    factorised for a handful of step sizes only; a step whose stages met a faster field, or
+    whose result is not admissible, is redone with half the step.
+    """
+
+    name: str = "imex"
+    explicit: str = "ssprk3"
+    order: int = 2
+    max_halvings: int = 40
+
+    def step(self, problem, t, y, h):
+        """One Strang step; returns the state, right-hand-side evaluations and largest speed."""
+        limit = problem.limit or _identity
+        resolvent = problem.resolvent
+        z = y if resolvent is None else limit(sdirk2(resolvent, y, 0.5 * h))
+        k0, speed0 = problem.rhs(t, z)
+        z, nfev, speed = SCHEMES[self.explicit].step(problem, t, z, h, k0)
+        if resolvent is not None:
+            z = limit(sdirk2(resolvent, z, 0.5 * h))
+        return z, nfev + 1, max(speed, speed0)
+
+    @_timed
+    def integrate(self, problem, t_eval, progress=None):
+        """Run from ``problem.y0`` through every output time; states (list) and Stats."""
+        y = problem.y0
+        ys = [y]
+        stats = Stats()
+        _, speed = problem.rhs(t_eval[0], y)
+        stats.nfev += 1
+        for t0, t1 in zip(t_eval[:-1], t_eval[1:], strict=True):
+            span = t1 - t0
+            k, done = 0, 0  # the state is at t0 + done * span / 2**k
+            while span > 0 and done < 2**k:
+                bound = ShuOsher._bound(problem, speed)
+                while span / 2**k > bound and k < self.max_halvings:
+                    k, done = k + 1, 2 * done
+                while k > 0 and done % 2 == 0 and span / 2 ** (k - 1) <= bound:
+                    k, done = k - 1, done // 2  # coarsen again where aligned
+                y, speed, k, done = self._accepted(problem, t0, span, y, k, done, stats)
+                if progress is not None:
+                    progress.update(span / 2**k)
+            ys.append(y)
+        return ys, stats
+
+    def _accepted(self, problem, t0, span, y, k, done, stats):
+        """Redo the step with half the size until it is admissible; advance the position."""
+        for _ in range(self.max_halvings + 1):
+            h = span / 2**k
+            z, nfev, speed = self.step(problem, t0 + done * h, y, h)
+            stats.nfev += nfev
+            fast = h > ShuOsher._bound(problem, speed) * (1.0 + STAGE_SPEEDUP)
+            ok = np.all(np.isfinite(z)) and (problem.admissible is None or problem.admissible(z))
+            if not fast and ok:
+                stats.accept(float(h))
+                return z, speed, k, done + 1
+            stats.rejected += 1
+            k, done = k + 1, 2 * done
+        raise StepFailure(
+            f"no admissible IMEX step at t = {t0 + done * span / 2**k:.6g} after "
+            f"{self.max_halvings} halvings; the velocity may be non-finite or the state not a "
+            "density"
+        )
+
+
 #: Name -> scheme. SSP-RK3 is the Shu–Osher scheme (SSP coefficient 1, order 3).
 SCHEMES = {
     "euler": ShuOsher("euler", 1, _convex((1.0,)), (1.0,), (0.0,)),
@@ -357,4 +524,7 @@ SCHEMES = {
     "ssprk3": ShuOsher("ssprk3", 3, _convex(_B3), _B3, (0.0, 1.0, 0.5)),
     "rk4": RK4(),
     "dop853": DOP853(),
+    "em": EulerMaruyama(),
+    "rk4-em": EulerMaruyama("rk4-em", drift="rk4"),
+    "imex": StrangIMEX(),
 }

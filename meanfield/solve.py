@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import as_points, as_scalar, as_times, choose
+from ._checks import as_points, as_rng, as_scalar, as_times, choose
 from .eulerian.dg import Density
+from .eulerian.diffusion import laplacian
 from .eulerian.limiter import ZhangShuLimiter
 from .eulerian.transport import UpwindTransport
 from .field.kernels import normalize, tangent
@@ -45,8 +46,8 @@ __all__ = [
 DEFAULT_CFL = 0.5
 
 #: Time schemes each verb accepts (names in :data:`meanfield.schemes.SCHEMES`).
-PARTICLE_METHODS = ("rk4", "dop853")
-EULERIAN_METHODS = ("ssprk3", "ssprk2", "euler")
+PARTICLE_METHODS = ("rk4", "dop853", "em")
+EULERIAN_METHODS = ("ssprk3", "ssprk2", "euler", "imex")
 
 
 @dataclass(frozen=True)
@@ -152,11 +153,19 @@ def solve_particles(
     method: str = "rk4",
     field: str = "auto",
     progress: bool = False,
+    diffusion=0.0,
+    rng=None,
     **field_options,
 ) -> Trajectory:
-    r"""Evolve n tokens on :math:`S^{d-1}` under self-attention.
+    r"""Evolve n tokens on :math:`S^{d-1}` under self-attention, optionally with noise.
 
-    Solves :math:`\dot x_i = X[\mu_n](x_i)`, :math:`\mu_n = \frac1n\sum_j\delta_{x_j}`.
+    Solves :math:`\dot x_i = X[\mu_n](x_i)`, :math:`\mu_n = \frac1n\sum_j\delta_{x_j}`, or
+    with noise D > 0 the SDE :math:`dX_i = X[\mu_n](X_i)\,dt + \sqrt{2D}\,dW_S` (Brownian
+    motion on the sphere, generator :math:`D\Delta_S`; the density of the tokens then follows
+    :math:`\partial_t\rho + \mathrm{div}_S(\rho X[\rho]) = D\Delta_S\rho`). The noise step is
+    :math:`\sqrt{2Dh}\,P_x\xi`, :math:`\xi \sim N(0, I_d)` drawn from ``rng``, followed by the
+    projection :math:`x \mapsto x/|x|` (:class:`meanfield.schemes.EulerMaruyama`: weak order 1,
+    strong order 1/2).
 
     Parameters
     ----------
@@ -168,12 +177,19 @@ def solve_particles(
         Non-decreasing output times; the first is the initial time.
     dt : float, optional
         RK4 step (``None``: :func:`auto_dt`). Ignored by ``"dop853"``.
-    method : {"rk4", "dop853"}
-        Fixed-step RK4 with projection, or SciPy's adaptive DOP853 (tight tolerances).
+    method : {"rk4", "dop853", "em"}
+        Fixed-step RK4 with projection, SciPy's adaptive DOP853 (tight tolerances), or
+        projected Euler (order 1). With ``diffusion > 0``: "em" is Euler–Maruyama and "rk4" the
+        Lie splitting of an RK4 drift step and the noise step (scheme "rk4-em"); "dop853" is
+        refused.
     field : {"auto", "direct", "spectral"}
         Field evaluator (:data:`meanfield.field.EVALUATORS`).
     progress : bool
         Show a tqdm progress bar.
+    diffusion : float
+        Noise strength :math:`D \ge 0`.
+    rng : int, numpy.random.Generator or None
+        Source of the noise (a seed makes the run reproducible; None draws fresh entropy).
     **field_options
         Passed to the evaluator.
 
@@ -192,10 +208,33 @@ def solve_particles(
         step = auto_dt(model, x0.shape[-1])
     else:
         step = as_scalar(dt, "dt", min_value=0, strict=True)
+    diffusion = as_scalar(diffusion, "diffusion", min_value=0.0)
+    noise = None
+    if diffusion > 0:
+        if method == "dop853":
+            raise ValueError(
+                "method 'dop853' is a deterministic integrator; with diffusion > 0 use "
+                "method='em' (Euler–Maruyama) or 'rk4' (RK4 drift split with the noise step)"
+            )
+        method = "rk4-em" if method == "rk4" else method
+        noise = brownian_increment(diffusion, as_rng(rng))
     f = token_rhs(model, field, **field_options)
-    problem = Problem(rhs=lambda _t, x: (f(x), 0.0), y0=x0, dt=step, project=normalize)
+    problem = Problem(rhs=lambda _t, x: (f(x), 0.0), y0=x0, dt=step, project=normalize, noise=noise)
     xs, stats = _run(SCHEMES[method], problem, t, progress, "tokens")
     return Trajectory(t=t, x=xs, method=method, stats=stats)
+
+
+def brownian_increment(diffusion: float, rng: np.random.Generator):
+    r"""``noise(x, h) -> dW``: the tangent Gaussian step :math:`\sqrt{2Dh}\,P_x\xi` at x.
+
+    :math:`\xi \sim N(0, I_d)` has the shape of x (any leading axes, e.g. (B, n, d)), drawn
+    from ``rng`` in one call per step, so a run is reproducible from the generator's seed.
+    """
+
+    def noise(x, h):
+        return np.sqrt(2.0 * diffusion * h) * tangent(x, rng.standard_normal(x.shape))
+
+    return noise
 
 
 # --- densities ----------------------------------------------------------------------------
@@ -260,9 +299,19 @@ def attention_field(model, space, field: str = "auto", **options):
 
 
 def _eulerian(model, rho0, t, method, field, progress, cfl=DEFAULT_CFL, dt_max=None,
-              limiter=True):  # fmt: skip
-    """Upwind DG on the fixed mesh, SSP Runge–Kutta, Zhang–Shu limiter after every stage."""
+              limiter=True, diffusion=0.0):  # fmt: skip
+    """Upwind DG on the fixed mesh, SSP Runge–Kutta, Zhang–Shu limiter after every stage.
+
+    With diffusion D > 0 the SIPG Laplacian (:mod:`meanfield.eulerian.diffusion`) is taken
+    implicitly in the Strang IMEX scheme "imex" (SSP-RK3 transport, SDIRK2 diffusion).
+    """
     choose(method, "method", EULERIAN_METHODS)
+    if diffusion > 0 and method not in ("ssprk3", "imex"):
+        raise ValueError(
+            f"with diffusion > 0 the time scheme is 'imex' (SSP-RK3 transport, implicit "
+            f"diffusion), got method={method!r}"
+        )
+    method = "imex" if diffusion > 0 else method
     cfl = as_scalar(cfl, "cfl", min_value=0, strict=True)
     if dt_max is not None:
         dt_max = as_scalar(dt_max, "dt_max", min_value=0, strict=True)
@@ -291,6 +340,13 @@ def _eulerian(model, rho0, t, method, field, progress, cfl=DEFAULT_CFL, dt_max=N
         c0 = limit(c0)
         admissible = limit.admissible
     h_min, p = space.h_min, space.degree
+    resolvent = None
+    if diffusion > 0:
+        lap = laplacian(space)
+
+        def resolvent(c, tau):
+            return lap.solve(tau * diffusion, c)
+
     problem = Problem(
         rhs=rhs,
         y0=c0,
@@ -298,6 +354,7 @@ def _eulerian(model, rho0, t, method, field, progress, cfl=DEFAULT_CFL, dt_max=N
         step_size=lambda speed: cfl_step(speed, h_min, p, cfl),
         limit=limit,
         admissible=admissible,
+        resolvent=resolvent,
     )
     cs, stats = _run(SCHEMES[method], problem, t, progress, "density")
     densities = [Density(space, c) for c in cs]
@@ -307,7 +364,7 @@ def _eulerian(model, rho0, t, method, field, progress, cfl=DEFAULT_CFL, dt_max=N
 
 #: Spatial scheme name -> (solver, its default time scheme, the options it understands).
 DENSITY_SCHEMES = {
-    "eulerian": (_eulerian, "ssprk3", ("cfl", "dt_max", "limiter")),
+    "eulerian": (_eulerian, "ssprk3", ("cfl", "dt_max", "limiter", "diffusion")),
 }
 
 
@@ -319,12 +376,15 @@ def solve_density(
     method: str | None = None,
     field: str = "auto",
     progress: bool = False,
+    diffusion=0.0,
     **options,
 ) -> DensitySolution:
     r"""Transport a density on the sphere: :math:`\partial_t\rho + \mathrm{div}_S(\rho u) = 0`.
 
     With an :class:`Attention` model, :math:`u = X[\rho]` is the attention field of the density
-    itself (the mean-field equation); with a callable, u is prescribed.
+    itself (the mean-field equation); with a callable, u is prescribed. With noise D > 0 the
+    equation is the Fokker–Planck equation
+    :math:`\partial_t\rho + \mathrm{div}_S(\rho u) = D\Delta_S\rho` of noisy tokens.
 
     Scheme ``"eulerian"``: upwind DG in space (:class:`meanfield.eulerian.UpwindTransport`), an
     SSP Runge–Kutta scheme in time with the Zhang–Shu limiter after every stage, and the step
@@ -358,6 +418,12 @@ def solve_density(
         ``cfl`` (float > 0, default :data:`DEFAULT_CFL`), ``dt_max`` (upper bound on the step),
         ``limiter`` (bool, default True: requires non-negative cell means in ``rho0``).
 
+    diffusion : float
+        Noise strength :math:`D \ge 0`. Eulerian: a symmetric interior-penalty DG Laplacian
+        (:class:`meanfield.eulerian.diffusion.SIPGLaplacian`) taken implicitly in the Strang
+        IMEX scheme ``method="imex"`` (SSP-RK3 transport, L-stable SDIRK2 diffusion, second
+        order; the default whenever D > 0). A scheme without diffusion refuses D > 0.
+
     Returns
     -------
     DensitySolution
@@ -365,6 +431,14 @@ def solve_density(
     """
     choose(scheme, "scheme", DENSITY_SCHEMES)
     solver, default_method, accepted = DENSITY_SCHEMES[scheme]
+    diffusion = as_scalar(diffusion, "diffusion", min_value=0.0)
+    if "diffusion" in accepted:
+        options["diffusion"] = diffusion
+    elif diffusion > 0:
+        raise ValueError(
+            f"scheme {scheme!r} has no diffusion (it moves mass along characteristics only); "
+            f"diffusion={diffusion:g} needs scheme='eulerian'"
+        )
     for name in options:
         if name not in accepted:
             raise ValueError(

@@ -142,3 +142,51 @@ def test_batched_dop853_and_memory_grouping(monkeypatch):
     monkeypatch.setattr(P, "BATCH_TILE", 100)  # one member (10 x 10 logits) per group
     grouped = mf.solve_particles(model, x0, [0.0, 1.0], dt=0.01)
     np.testing.assert_allclose(grouped.x, ref.x, atol=1e-8)
+
+
+# ------------------------------------------------------------------ noisy tokens
+def test_noisy_tokens_reproducible_from_rng_and_batched():
+    model = mf.Attention(2.0)
+    x0 = mf.sample_sphere(40, 3, 0)
+    t = np.linspace(0.0, 0.5, 3)
+    a = mf.solve_particles(model, x0, t, dt=0.01, diffusion=0.2, rng=7)
+    b = mf.solve_particles(model, x0, t, dt=0.01, diffusion=0.2, rng=np.random.default_rng(7))
+    c = mf.solve_particles(model, x0, t, dt=0.01, diffusion=0.2, rng=8)
+    np.testing.assert_array_equal(a.x, b.x)
+    assert np.abs(a.x - c.x).max() > 1e-2
+    np.testing.assert_allclose(np.linalg.norm(a.x, axis=-1), 1.0, atol=1e-14)
+    assert a.method == "rk4-em"
+    xb = np.stack([x0, mf.sample_sphere(40, 3, 1)])
+    em = mf.solve_particles(
+        model, xb, t, dt=0.01, method="em", diffusion=0.2, rng=3, field="direct"
+    )
+    assert em.x.shape == (3, 2, 40, 3) and em.method == "em"
+
+
+def test_noise_spreads_a_cluster_at_the_brownian_rate():
+    """Zero field (V = 0): E<x_t, x_0> = exp(-(d - 1) D t) in d = 4 (any d works)."""
+    d, D, t = 4, 0.3, 0.5
+    model = mf.Attention(1.0, V=np.zeros((d, d)))
+    x0 = np.zeros((20000, 1, d))
+    x0[..., 0] = 1.0
+    traj = mf.solve_particles(model, x0, [0.0, t], dt=t / 64, method="em", diffusion=D, rng=0)
+    s = traj.x[-1, :, 0, 0]
+    assert s.mean() == pytest.approx(
+        np.exp(-(d - 1) * D * t), abs=5 * s.std() / np.sqrt(s.size) + 0.01
+    )
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), "x"])
+def test_bad_token_diffusion_named(bad):
+    with pytest.raises(ValueError, match="diffusion"):
+        mf.solve_particles(mf.Attention(1.0), mf.sample_sphere(5, 3, 0), [0, 1], diffusion=bad)
+
+
+def test_dop853_refuses_noise_and_zero_noise_changes_nothing():
+    model = mf.Attention(1.0)
+    x0 = mf.sample_sphere(8, 3, 0)
+    with pytest.raises(ValueError, match="dop853"):
+        mf.solve_particles(model, x0, [0, 1], method="dop853", diffusion=0.1)
+    a = mf.solve_particles(model, x0, [0, 1], dt=0.1)
+    b = mf.solve_particles(model, x0, [0, 1], dt=0.1, diffusion=0.0, rng=1)
+    np.testing.assert_array_equal(a.x, b.x)

@@ -22,6 +22,11 @@ def test_every_scheme_has_its_order(name):
     errs = []
     for dt in (0.1, 0.05, 0.025):
         problem = Problem(nonautonomous, np.ones(1), dt=dt)
+        if name == "imex":  # y' = y cos t - y, the -y implicit: exp(sin t - t)
+            problem = Problem(
+                nonautonomous, np.ones(1), dt=dt, resolvent=lambda y, tau: y / (1 + tau)
+            )
+            exact = np.exp(np.sin(2.0) - 2.0)
         ys, stats = scheme.integrate(problem, np.array([0.0, 2.0]))
         errs.append(abs(ys[-1][0] - exact))
     rate = np.polyfit(np.log([4, 2, 1]), np.log(errs), 1)[0]
@@ -36,7 +41,9 @@ def test_one_stats_record_for_every_scheme(name):
     assert isinstance(stats, Stats)
     assert set(stats.as_dict()) == {"steps", "rejected", "nfev", "dt_min", "dt_max", "wall", "cpu"}
     assert stats.nfev > 0 and stats.wall >= 0 and stats.cpu >= 0
-    if name != "dop853":
+    if name == "imex":  # steps are output intervals / 2^k: 0.5 / 8
+        assert stats.steps == 16 and stats.dt_max == pytest.approx(0.0625)
+    elif name != "dop853":
         assert stats.steps == 10 and stats.dt_max == pytest.approx(0.1)
 
 
@@ -81,3 +88,92 @@ def test_cfl_step():
     assert cfl_step(2.0, 0.1, 1, 0.6) == pytest.approx(0.6 * 0.1 / (3 * 2.0))
     assert cfl_step(2.0, 0.1, 2, 0.6, dt_max=0.001) == 0.001
     assert cfl_step(0.0, 0.1, 0, 0.5) == np.inf
+
+
+# ------------------------------------------------------------------ stochastic and IMEX schemes
+def _brownian(d, D, n_paths, T, steps, rng, scheme="em"):
+    """Pure Brownian motion on S^{d-1} from e_1 by ``steps`` steps of a stochastic scheme."""
+    from meanfield.field.kernels import normalize
+    from meanfield.solve import brownian_increment
+
+    x0 = np.zeros((n_paths, d))
+    x0[:, 0] = 1.0
+    problem = Problem(
+        lambda t, y: (np.zeros_like(y), 0.0), x0, dt=T / steps, project=normalize,
+        noise=brownian_increment(D, rng),
+    )  # fmt: skip
+    xs, _ = SCHEMES[scheme].integrate(problem, np.array([0.0, T]))
+    return xs[-1]
+
+
+def _em_expectation(d, D, T, steps):
+    """E<x_N, x_0> of the projected step exactly: c(h)^N, c(h) = E(1 + 2Dh chi2_{d-1})^{-1/2}."""
+    from scipy.integrate import quad
+    from scipy.stats import chi2
+
+    a = 2 * D * T / steps
+    c = quad(lambda q: chi2.pdf(q, d - 1) / np.sqrt(1 + a * q), 0, np.inf)[0]
+    return c**steps
+
+
+@pytest.mark.parametrize("scheme", ["em", "rk4-em"])
+def test_stochastic_weak_order_one_on_brownian_motion(scheme):
+    """E<x_t, x_0> = exp(-(d - 1) D t) for Brownian motion on S^{d-1}; the error falls like h."""
+    d, D, T, n_paths = 3, 0.25, 1.0, 200_000
+    rng = np.random.default_rng(1)
+    exact = np.exp(-(d - 1) * D * T)
+    steps = (8, 16, 32)
+    errs = []
+    for n in steps:
+        s = _brownian(d, D, n_paths, T, n, rng, scheme)[:, 0]
+        se = s.std() / np.sqrt(n_paths)
+        # the Monte Carlo mean is the projected step's own expectation (an exact integral)
+        assert abs(s.mean() - _em_expectation(d, D, T, n)) < 5 * se
+        errs.append(s.mean() - exact)
+    rate = -np.polyfit(np.log(steps), np.log(errs), 1)[0]
+    print(f"{scheme}: weak errors {errs}, fitted weak order {rate:.3f}")
+    assert SCHEMES[scheme].weak_order == 1.0
+    assert 0.75 < rate < 1.15  # 0.89 from the exact expectations over these steps
+
+
+def test_em_strong_order_one_half():
+    """Paths driven by one Brownian path W (coarse increments are sums of fine ones)."""
+    from meanfield.field.kernels import normalize, tangent
+
+    d, D, T, n_paths, fine = 3, 0.5, 0.5, 2000, 2048
+    dW = np.random.default_rng(2).standard_normal((fine, n_paths, d)) * np.sqrt(T / fine)
+    x0 = np.zeros((n_paths, d))
+    x0[:, 0] = 1.0
+
+    def run(steps):
+        incr = dW.reshape(steps, fine // steps, n_paths, d).sum(axis=1)
+        it = iter(incr)
+        problem = Problem(
+            lambda t, y: (np.zeros_like(y), 0.0), x0, dt=T / steps, project=normalize,
+            noise=lambda y, h: np.sqrt(2 * D) * tangent(y, next(it)),
+        )  # fmt: skip
+        return SCHEMES["em"].integrate(problem, np.array([0.0, T]))[0][-1]
+
+    ref = run(fine)
+    steps = (8, 16, 32, 64)
+    errs = [np.mean(np.linalg.norm(run(n) - ref, axis=1)) for n in steps]
+    rate = -np.polyfit(np.log(steps), np.log(errs), 1)[0]
+    print(f"em: strong errors {errs}, fitted strong order {rate:.3f}")
+    assert SCHEMES["em"].strong_order == 0.5
+    assert 0.35 < rate < 0.7
+
+
+def test_sdirk2_is_second_order_and_l_stable():
+    from meanfield.schemes import sdirk2
+
+    lam = -3.0
+    errs = []
+    for n in (10, 20, 40):
+        y = np.ones(1)
+        for _ in range(n):
+            y = sdirk2(lambda r, tau: r / (1 - tau * lam), y, 1.0 / n)
+        errs.append(abs(y[0] - np.exp(lam)))
+    assert -np.polyfit(np.log([10, 20, 40]), np.log(errs), 1)[0] == pytest.approx(2.0, abs=0.1)
+    # L-stability: a very stiff mode is damped in one step
+    y = sdirk2(lambda r, tau: r / (1 + tau * 1e8), np.ones(1), 1.0)
+    assert abs(y[0]) < 1e-7
