@@ -362,9 +362,63 @@ def _eulerian(model, rho0, t, method, field, progress, cfl=DEFAULT_CFL, dt_max=N
     return DensitySolution(t=t, densities=densities, mass=mass, method=method, stats=stats)
 
 
+def _lagrangian(model, rho0, t, method, field, progress, dt=None, dt_max=None, tol=1e-8,
+                split=None, moments="auto"):  # fmt: skip
+    """Flow map: quadrature points and cell nodes moved along characteristics, log J from the
+    field's divergence (or the moved cells' geometry for a prescribed velocity)."""
+    from .field.moments import MOMENT_EVALUATORS
+    from .lagrangian import default_step, solve_lagrangian
+
+    choose(method, "method", LAGRANGIAN_METHODS)
+    tol = as_scalar(tol, "tol", min_value=0, strict=True)
+    if dt is not None:
+        dt = as_scalar(dt, "dt", min_value=0, strict=True)
+    if dt_max is not None:
+        dt_max = as_scalar(dt_max, "dt_max", min_value=0, strict=True)
+    if split is not None:
+        split = as_scalar(split, "split", min_value=0.0, strict=True)
+    if isinstance(model, Attention):
+        if model.dim is not None and model.dim != rho0.space.dim:
+            raise ValueError(
+                f"model acts in dimension d = {model.dim} but the mesh lies in R^{rho0.space.dim}"
+            )
+        choose(field, "field", EVALUATORS)
+        choose(moments, "moments", MOMENT_EVALUATORS)
+        if dt is None:
+            dt = default_step(model, rho0.space.dim, tol)
+    elif not callable(model):
+        raise ValueError(
+            "model must be a meanfield.Attention or a callable velocity (t, points (m, d)) -> "
+            f"(m, d), got {type(model).__name__}"
+        )
+    if dt is not None and dt_max is not None:
+        dt = min(dt, dt_max)
+    if rho0.quadrature_values().min() < 0:
+        # the masses w_q rho0(y_q) must be non-negative: limit as the Eulerian scheme does
+        if not ZhangShuLimiter(rho0.space).admissible(rho0.coefficients):
+            raise ValueError(
+                f"rho0 has a negative cell mean ({rho0.cell_means().min():.3g}); a density must "
+                "be non-negative"
+            )
+        rho0 = rho0.limit()
+    bar = _progress(progress, float(t[-1] - t[0]), "flow map")
+    try:
+        densities, stats = solve_lagrangian(model, rho0, t, method, dt, field, split, bar, moments)
+    finally:
+        if bar is not None:
+            bar.close()
+    mass = np.array([d.mass for d in densities])
+    return DensitySolution(t=t, densities=densities, mass=mass, method=method, stats=stats,
+                           scheme="lagrangian")  # fmt: skip
+
+
+#: Time schemes of the Lagrangian density scheme.
+LAGRANGIAN_METHODS = ("rk4", "dop853")
+
 #: Spatial scheme name -> (solver, its default time scheme, the options it understands).
 DENSITY_SCHEMES = {
     "eulerian": (_eulerian, "ssprk3", ("cfl", "dt_max", "limiter", "diffusion")),
+    "lagrangian": (_lagrangian, "rk4", ("dt", "dt_max", "tol", "split", "moments")),
 }
 
 
@@ -399,14 +453,22 @@ def solve_density(
         :func:`attention_field`), or ``velocity(t, x)`` for points x of shape (m, d) returning
         the tangent field (m, d), called once per stage with all the points the scheme needs.
     rho0 : Density
-        Initial density at ``t_eval[0]`` (limited before the first step when ``limiter``).
+        Initial density at ``t_eval[0]`` (limited before the first step when ``limiter``;
+        Lagrangian: limited when it is negative at a quadrature point).
     t_eval : array_like, shape (T,)
         Non-decreasing output times.
-    scheme : {"eulerian"}
-        Spatial scheme (:data:`DENSITY_SCHEMES`).
+    scheme : {"eulerian", "lagrangian"}
+        Spatial scheme (:data:`DENSITY_SCHEMES`). ``"lagrangian"`` moves the quadrature points
+        of ``rho0`` (masses :math:`w_q\rho_0(y_q)`, exact and constant) and its cells' nodes
+        along the characteristics, with :math:`\log J` from the field's divergence (or the
+        moved cells' geometry for a prescribed velocity); ``sol.densities`` are then
+        :class:`meanfield.lagrangian.FlowMapDensity` (``integrate``, ``quadrature_measure``,
+        ``cell_means`` on the moved cells, ``evaluate``, ``sample``, ``project(space)``), and
+        ``sol.stats`` a :class:`meanfield.lagrangian.FlowStats` with the cells' distortion.
     method : str, optional
         Time scheme; ``None`` is the spatial scheme's default. Eulerian: "ssprk3" (default),
-        "ssprk2", "euler".
+        "ssprk2", "euler". Lagrangian: "rk4" (default; positions projected on the sphere
+        after every step), "dop853" (SciPy, tight tolerances: the reference).
     field : {"auto", "direct", "spectral"}
         Evaluator of the attention field (ignored for a callable): "auto" takes the spectral
         expansion on S^1/S^2 whenever it is cheaper, which is every mesh past a few hundred
@@ -417,6 +479,11 @@ def solve_density(
         Options of the spatial scheme; one it does not understand is a ValueError. Eulerian:
         ``cfl`` (float > 0, default :data:`DEFAULT_CFL`), ``dt_max`` (upper bound on the step),
         ``limiter`` (bool, default True: requires non-negative cell means in ``rho0``).
+        Lagrangian: ``dt`` (RK4 step; default from ``tol`` by
+        :func:`meanfield.lagrangian.default_step` for a model, :math:`0.1/\max|u(t_0)|` for a
+        velocity), ``dt_max`` (cap on it), ``tol`` (default 1e-8), ``split`` (distortion above
+        which a cell is split at an output; default None, no splitting), ``moments`` (evaluator
+        of the field's Jacobian, :data:`meanfield.field.moments.MOMENT_EVALUATORS`).
 
     diffusion : float
         Noise strength :math:`D \ge 0`. Eulerian: a symmetric interior-penalty DG Laplacian

@@ -61,7 +61,15 @@ def growth_rate_cases(cases=GROWTH_CASES, normalized=(True, False)) -> list[tupl
 
 
 def measure_growth_rate(
-    space, beta, ell, normalized=True, eps=1e-3, window=(0.5, 2.5), steps_per_efold=5, points=12
+    space,
+    beta,
+    ell,
+    normalized=True,
+    eps=1e-3,
+    window=(0.5, 2.5),
+    steps_per_efold=5,
+    points=12,
+    scheme="eulerian",
 ) -> dict:
     r"""Measure the exponential rate of the mode of :math:`\rho_0(1\pm\varepsilon Y_\ell)`.
 
@@ -92,6 +100,8 @@ def measure_growth_rate(
         Time steps per :math:`1/\gamma` at least.
     points : int
         Output times, evenly spread over the run.
+    scheme : {"eulerian", "lagrangian"}
+        Density scheme of :func:`meanfield.solve_density` (the step cap is the same).
 
     Returns
     -------
@@ -107,7 +117,7 @@ def measure_growth_rate(
     model = Attention(beta, normalized=normalized)
     amps = []
     for rho0 in (plus, minus):
-        sol = solve_density(model, rho0, t, dt_max=1.0 / (theory * steps_per_efold))
+        sol = solve_density(model, rho0, t, scheme=scheme, dt_max=1.0 / (theory * steps_per_efold))
         amps.append(np.array([mode_amplitude(r, ell) for r in sol.densities]))
     odd = 0.5 * (amps[0] - amps[1])
     fit = t * theory >= window[0] - 1e-12
@@ -129,6 +139,7 @@ def growth_rate_study(
     steps_per_efold=5,
     points=12,
     progress=False,
+    scheme="eulerian",
 ) -> list[dict]:
     r"""Measured vs theoretical growth rates of harmonic perturbations of the uniform density.
 
@@ -145,12 +156,14 @@ def growth_rate_study(
         See :func:`measure_growth_rate`.
     progress : bool
         Print one line per case.
+    scheme : {"eulerian", "lagrangian"}
+        Density scheme (see :func:`measure_growth_rate`).
 
     Returns
     -------
     list of dict
         One row per case: ``d, beta, normalized, ell, measured, theory, rel_error, mesh,
-        degree, eps, cpu_s``.
+        degree, eps, cpu_s, scheme``.
     """
     cases = growth_rate_cases() if cases is None else list(cases)
     meshes = {**GROWTH_MESH, **(meshes or {})}
@@ -161,10 +174,10 @@ def growth_rate_study(
         if d not in spaces:
             spaces[d] = DG(make_mesh(d, meshes[d]), degrees[d])
         r = measure_growth_rate(
-            spaces[d], beta, ell, normalized, eps, window, steps_per_efold, points
+            spaces[d], beta, ell, normalized, eps, window, steps_per_efold, points, scheme
         )
         row = {"d": d, "beta": beta, "normalized": normalized, "ell": ell, **r}
-        row.update(mesh=mesh_name(d, meshes[d]), degree=degrees[d], eps=eps)
+        row.update(mesh=mesh_name(d, meshes[d]), degree=degrees[d], eps=eps, scheme=scheme)
         rows.append(row)
         if progress:
             print(growth_line(row), flush=True)
