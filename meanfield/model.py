@@ -127,9 +127,11 @@ class Attention:
             Source points on the unit sphere; default ``x``.
         weights : array_like, shape (n,), optional
             Source weights :math:`w_j \ge 0`; default :math:`1/n` (the empirical measure).
-        method : {"auto", "direct", "spectral"}
+        method : {"auto", "direct", "spectral", "ducc"}
             Evaluator. ``"direct"`` sums over sources in bounded-memory chunks; ``"spectral"``
-            (d = 2, 3) expands the kernel in Fourier modes / spherical harmonics.
+            (d = 2, 3) expands the kernel in Fourier modes / spherical harmonics; ``"ducc"`` does
+            the same expansion's sums with ducc0's fast transforms; ``"auto"`` takes the one of
+            least modelled cost (:func:`meanfield.field.registry.cheapest`).
         **options
             Passed to the evaluator (e.g. ``chunk_size`` for direct, ``tol`` for spectral).
 

@@ -60,6 +60,9 @@ __all__ = [
     "zonal_weights",
     "schmidt_harmonics",
     "SPECTRAL_TOL",
+    "direct_cost",
+    "largest_radius",
+    "spectral_cost",
     "SPECTRAL_OPTIONS",
     "FALLBACK_RTOL",
     "MAX_DEGREE",
@@ -95,7 +98,10 @@ def _zonal_exact(r: float, d: int, lmax: int) -> np.ndarray:
     return (2 * ell + 1) * ive(ell + 0.5, r) * np.sqrt(np.pi / (2 * r))
 
 
+@lru_cache(maxsize=256)
 def _degree(r: float, d: int, tol: float) -> int:
+    # cached: a token system or a density on the unit sphere with Q = K = I has one radius,
+    # beta, for every call (the Bessel table costs more than a small field evaluation)
     lmax = int(r + 12.0 * np.sqrt(r) + 60.0)
     w = _zonal_exact(r, d, lmax)
     tail = np.cumsum(w[::-1])[::-1]  # tail[l] = sum_{k >= l} w_k, small terms added first
@@ -555,23 +561,50 @@ def _unreliable(den, total, tol, fallback) -> np.ndarray:
     return ~(den * fallback > err)  # also catches den <= 0 and NaN
 
 
-#: Cost model of :func:`prefer_spectral` (seconds, fitted on a 2-core AMD EPYC): direct pays
-#: ``pair`` per source-target pair; spectral pays ``call`` once plus, per harmonic (order-degree
+#: Cost model of :func:`spectral_cost` (seconds, fitted on a 2-core AMD EPYC): direct pays
+#: ``direct_call`` once and ``pair`` per source-target pair (CPU seconds measured at n = m = 100
+#: to 10^4 on S^1 and S^2); spectral pays ``call`` once plus, per harmonic (order-degree
 #: pair on S^2, Fourier mode on S^1), ``python`` of interpreter overhead and ``point`` per point.
 _COST = {
-    "pair": 1.0e-8,
+    "direct_call": 1.5e-4,
+    "pair": 2.5e-9,
     2: {"call": 7e-4, "python": 4e-6, "point": 6e-9},
     3: {"call": 1e-3, "python": 9e-6, "point": 3.5e-9},
 }
 
 
-def prefer_spectral(model, x, y) -> bool:
-    r"""Whether ``method="auto"`` should pick the spectral evaluator for these points.
+def direct_cost(m: int, n: int) -> float:
+    """Modelled seconds of one direct evaluation, m targets and n sources (see :data:`_COST`)."""
+    return _COST["direct_call"] + m * n * _COST["pair"]
 
-    Compares the cost models of :data:`_COST`: direct :math:`m n c_{pair}`, spectral
+
+def spectral_cost(d: int, m: int, n: int, L: int) -> float:
+    r"""Modelled seconds of one spectral evaluation at degree L (inf for d not in {2, 3}).
+
     :math:`c_{call} + H (c_{python} + (m + n) c_{point})` with :math:`H = L + 2` harmonics on
-    :math:`S^1` and :math:`(L+1)(L+2)/2` on :math:`S^2`, L from the largest :math:`|A x|` at the
-    default tolerance. False for d not in {2, 3} and beyond :data:`MAX_DEGREE`.
+    :math:`S^1` and :math:`(L+1)(L+2)/2` on :math:`S^2` (constants in :data:`_COST`).
+    """
+    c = _COST.get(d)
+    if c is None:
+        return np.inf
+    harmonics = (L + 2) if d == 2 else (L + 1) * (L + 2) / 2
+    return c["call"] + harmonics * (c["python"] + (m + n) * c["point"])
+
+
+def largest_radius(model, x) -> float:
+    r"""Largest :math:`|A x|` over the rows of x (no product when Q = K = I)."""
+    d = x.shape[1]
+    if model.Q is None and model.K is None:
+        return model.beta * float(np.sqrt(np.einsum("ij,ij->i", x, x).max()))
+    return float(_norms(matmul_rows(x, model.interaction(d).T)).max())
+
+
+def prefer_spectral(model, x, y) -> bool:
+    r"""Whether the spectral evaluator is cheaper than direct summation for these points.
+
+    Compares :func:`spectral_cost` at the degree of the largest :math:`|A x|` (default
+    tolerance) with :func:`direct_cost`. False for d not in {2, 3} and beyond
+    :data:`MAX_DEGREE`.
 
     Parameters
     ----------
@@ -588,13 +621,10 @@ def prefer_spectral(model, x, y) -> bool:
     m, d = x.shape
     n = y.shape[0]
     c = _COST.get(d)
-    if c is None or m * n * _COST["pair"] <= c["call"]:
+    if c is None or direct_cost(m, n) <= c["call"]:
         return False  # wrong dimension, or too small for the fixed cost alone
-    rmax = float(_norms(matmul_rows(x, model.interaction(d).T)).max())
     try:
-        L = truncation(rmax, d)
+        L = truncation(largest_radius(model, x), d)
     except ValueError:
         return False
-    harmonics = (L + 2) if d == 2 else (L + 1) * (L + 2) / 2
-    spectral = c["call"] + harmonics * (c["python"] + (m + n) * c["point"])
-    return spectral < m * n * _COST["pair"]
+    return spectral_cost(d, m, n, L) < direct_cost(m, n)
