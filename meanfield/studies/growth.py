@@ -7,17 +7,19 @@ import time
 
 import numpy as np
 
-from .._checks import as_int
+from .._checks import as_int, as_scalar
 from ..diagnostics import mode_amplitude
 from ..eulerian.dg import DG
 from ..initial import ModePerturbation, Uniform
 from ..model import Attention
 from ..solve import solve_density
 from ..sphere.mesh import SphereMesh
-from ..theory import growth_rate
+from ..theory import critical_diffusion, growth_rate
 
 __all__ = [
     "GROWTH_CASES",
+    "NOISY_GROWTH_CASES",
+    "noisy_growth_rate_cases",
     "growth_line",
     "growth_rate_cases",
     "growth_rate_study",
@@ -28,6 +30,10 @@ __all__ = [
 
 #: The validated cases: (d, beta, degrees ell), for SA and USA alike.
 GROWTH_CASES = ((2, 4.0, range(1, 7)), (2, 9.0, range(1, 7)), (3, 4.0, range(1, 5)))
+
+#: Noisy cases: (d, beta, degrees ell, noise D as fractions of D_c), for SA and USA alike; the
+#: fractions put D on both sides of the critical noise (modes decay for every ell at 1.5 D_c).
+NOISY_GROWTH_CASES = ((2, 4.0, range(1, 4), (0.5, 1.5)), (3, 4.0, range(1, 4), (0.5, 1.5)))
 
 #: Default mesh (constructor level) and DG degree of the growth-rate study, per d. Measured
 #: relative errors below 1e-4 on every must-show case (see tests/test_validation.py).
@@ -60,6 +66,17 @@ def growth_rate_cases(cases=GROWTH_CASES, normalized=(True, False)) -> list[tupl
     ]
 
 
+def noisy_growth_rate_cases(cases=NOISY_GROWTH_CASES, normalized=(True, False)) -> list[tuple]:
+    """Expand ``(d, beta, ells, fractions)`` into ``(d, beta, normalized, ell, D)`` cases."""
+    return [
+        (int(d), float(beta), bool(nz), int(ell), float(f) * critical_diffusion(beta, d, nz))
+        for d, beta, ells, fractions in cases
+        for nz in normalized
+        for f in fractions
+        for ell in ells
+    ]
+
+
 def measure_growth_rate(
     space,
     beta,
@@ -70,6 +87,7 @@ def measure_growth_rate(
     steps_per_efold=5,
     points=12,
     scheme="eulerian",
+    diffusion=0.0,
 ) -> dict:
     r"""Measure the exponential rate of the mode of :math:`\rho_0(1\pm\varepsilon Y_\ell)`.
 
@@ -79,9 +97,14 @@ def measure_growth_rate(
     :math:`\varepsilon` (the quadratic self-interaction of even :math:`\ell` on :math:`S^2`, and
     the O(1) field the mesh quadrature leaves in the uniform density), so the nonlinear error
     is :math:`O(\varepsilon^2 e^{2\gamma t})`. Times are scaled by the theoretical rate
-    :math:`\gamma`: the run lasts until :math:`\gamma t` = ``window[1]``, the step is capped at
-    :math:`1/(\gamma\,\text{steps\_per\_efold})`, and :math:`\log|a|` is fitted by a line
-    (``np.polyfit``) over the outputs with :math:`\gamma t \in` ``window``.
+    :math:`\gamma`: the run lasts until :math:`|\gamma| t` = ``window[1]``, the step is capped at
+    :math:`1/(\Gamma\,\text{steps\_per\_efold})`, and :math:`\log|a|` is fitted by a line
+    (``np.polyfit``) over the outputs with :math:`|\gamma| t \in` ``window``. Without noise
+    :math:`\Gamma = \gamma`; with noise D (the Fokker–Planck equation, IMEX scheme) the rate
+    is a difference of a transport and a diffusion rate, each of which the scheme must resolve,
+    so :math:`\Gamma = \max(|\gamma|, \ell(\ell+d-2)\max(\gamma_0/(\ell(\ell+d-2)), D))`
+    (:math:`\gamma_0` the noiseless rate); a decaying mode (:math:`\gamma < 0`, e.g. D above
+    :math:`D_c`) is fitted the same way.
 
     Parameters
     ----------
@@ -102,6 +125,8 @@ def measure_growth_rate(
         Output times, evenly spread over the run.
     scheme : {"eulerian", "lagrangian"}
         Density scheme of :func:`meanfield.solve_density` (the step cap is the same).
+    diffusion : float
+        Noise strength :math:`D \ge 0` (the Eulerian scheme only).
 
     Returns
     -------
@@ -109,23 +134,27 @@ def measure_growth_rate(
         ``measured``, ``theory``, ``rel_error`` and ``cpu_s``.
     """
     d = space.dim
-    theory = growth_rate(ell, beta, d, normalized)
-    t = np.linspace(0.0, window[1] / theory, as_int(points, "points", min_value=3))
+    D = as_scalar(diffusion, "diffusion", min_value=0.0)
+    theory = growth_rate(ell, beta, d, normalized, diffusion=D)
+    drift = growth_rate(ell, beta, d, normalized)
+    fastest = max(abs(theory), drift, ell * (ell + d - 2) * D)
+    t = np.linspace(0.0, window[1] / abs(theory), as_int(points, "points", min_value=3))
     cpu = time.process_time()
     plus = space.interpolate(ModePerturbation(d, ell, eps))
     minus = space.interpolate(Uniform(d)) * 2.0 - plus
     model = Attention(beta, normalized=normalized)
     amps = []
     for rho0 in (plus, minus):
-        sol = solve_density(model, rho0, t, scheme=scheme, dt_max=1.0 / (theory * steps_per_efold))
+        dt_max = 1.0 / (fastest * steps_per_efold)
+        sol = solve_density(model, rho0, t, scheme=scheme, dt_max=dt_max, diffusion=D)
         amps.append(np.array([mode_amplitude(r, ell) for r in sol.densities]))
     odd = 0.5 * (amps[0] - amps[1])
-    fit = t * theory >= window[0] - 1e-12
+    fit = t * abs(theory) >= window[0] - 1e-12
     measured = float(np.polyfit(t[fit], np.log(np.abs(odd[fit])), 1)[0])
     return {
         "measured": measured,
         "theory": float(theory),
-        "rel_error": abs(measured - theory) / theory,
+        "rel_error": abs(measured - theory) / abs(theory),
         "cpu_s": time.process_time() - cpu,
     }
 
@@ -145,8 +174,9 @@ def growth_rate_study(
 
     Parameters
     ----------
-    cases : list of (d, beta, normalized, ell), optional
-        Default: the must-show table (:data:`GROWTH_CASES`, SA and USA, 32 cases).
+    cases : list of (d, beta, normalized, ell) or (d, beta, normalized, ell, D), optional
+        Default: the must-show table (:data:`GROWTH_CASES`, SA and USA, 32 cases); a fifth
+        entry is the noise D (see :func:`noisy_growth_rate_cases`).
     meshes : dict d -> level, optional
         ``circle(level)`` on :math:`S^1`, ``icosphere(level)`` on :math:`S^2`; default
         :data:`GROWTH_MESH`.
@@ -162,21 +192,23 @@ def growth_rate_study(
     Returns
     -------
     list of dict
-        One row per case: ``d, beta, normalized, ell, measured, theory, rel_error, mesh,
-        degree, eps, cpu_s, scheme``.
+        One row per case: ``d, beta, normalized, ell, diffusion, measured, theory, rel_error,
+        mesh, degree, eps, cpu_s, scheme``.
     """
     cases = growth_rate_cases() if cases is None else list(cases)
     meshes = {**GROWTH_MESH, **(meshes or {})}
     degrees = {**GROWTH_DEGREE, **(degrees or {})}
     spaces = {}
     rows = []
-    for d, beta, normalized, ell in cases:
+    for case in cases:
+        d, beta, normalized, ell = case[:4]
+        D = case[4] if len(case) > 4 else 0.0
         if d not in spaces:
             spaces[d] = DG(make_mesh(d, meshes[d]), degrees[d])
         r = measure_growth_rate(
-            spaces[d], beta, ell, normalized, eps, window, steps_per_efold, points, scheme
+            spaces[d], beta, ell, normalized, eps, window, steps_per_efold, points, scheme, D
         )
-        row = {"d": d, "beta": beta, "normalized": normalized, "ell": ell, **r}
+        row = {"d": d, "beta": beta, "normalized": normalized, "ell": ell, "diffusion": D, **r}
         row.update(mesh=mesh_name(d, meshes[d]), degree=degrees[d], eps=eps, scheme=scheme)
         rows.append(row)
         if progress:
@@ -186,7 +218,8 @@ def growth_rate_study(
 
 def growth_line(r) -> str:
     kind = "SA " if r["normalized"] else "USA"
+    noise = f" D={r['diffusion']:.4g}" if r.get("diffusion") else ""
     return (
-        f"d={r['d']} beta={r['beta']:g} {kind} ell={r['ell']}: measured {r['measured']:.6g} "
+        f"d={r['d']} beta={r['beta']:g} {kind}{noise} ell={r['ell']}: measured {r['measured']:.6g} "
         f"theory {r['theory']:.6g} rel.err {r['rel_error']:.2e} ({r['mesh']} p={r['degree']})"
     )
