@@ -131,3 +131,13 @@ def test_zero_diffusion_is_the_noiseless_solver():
     b = mf.solve_density(model, rho0, [0.0, 0.5], diffusion=0.0)
     np.testing.assert_array_equal(a[-1].coefficients, b[-1].coefficients)
     assert b.method == "ssprk3"
+
+
+def test_lagrangian_scheme_refuses_diffusion():
+    space = mf.DG(mf.SphereMesh.circle(8), 1)
+    rho0 = space.interpolate(lambda x: 1.0 + 0 * x[:, 0])
+    with pytest.raises(ValueError, match="scheme 'lagrangian' has no diffusion"):
+        mf.solve_density(mf.Attention(1.0), rho0, [0.0, 0.1], scheme="lagrangian", diffusion=0.1)
+    # zero noise is the noiseless Lagrangian solver
+    sol = mf.solve_density(mf.Attention(1.0), rho0, [0.0, 0.1], scheme="lagrangian", diffusion=0.0)
+    assert sol.scheme == "lagrangian"
