@@ -24,6 +24,7 @@ __all__ = [
     "write_vtu",
     "write_pvd",
     "write_density_vtu",
+    "write_density_series",
 ]
 
 
@@ -107,7 +108,48 @@ def write_density_vtu(path, density, **cell_data) -> Path:
 
     Point data ``density`` (the values at each cell's own vertex copies) and cell data
     ``cell_mean`` (mass over area), plus any extra ``cell_data`` arrays of shape (n_cells,).
+    A Lagrangian :class:`~meanfield.lagrangian.FlowMapDensity` is written as its moved mesh
+    (quadratic cells, see :func:`meanfield.lagrangian.pieces.flow_map_pieces`), with cell
+    data ``cell_mean``, ``mass``, ``distortion`` and ``stretch`` as well.
     """
+    if hasattr(density, "state"):
+        from ..lagrangian.pieces import flow_map_pieces
+
+        points, cells, cell_type, values, cd = flow_map_pieces(density)
+        cd.update(cell_data)
+        return write_vtu(path, points, cells, cell_type, point_data={"density": values},
+                         cell_data=cd)  # fmt: skip
     points, cells, cell_type, values = density_pieces(density)
     cd = {"cell_mean": density.cell_means(), **cell_data}
     return write_vtu(path, points, cells, cell_type, point_data={"density": values}, cell_data=cd)
+
+
+def write_density_series(directory, times, densities, name: str = "density") -> Path:
+    """Write densities as a ParaView time series: ``name_0000.vtu``... and ``name.pvd``.
+
+    Parameters
+    ----------
+    directory : path
+        Created if missing.
+    times : array_like, shape (T,)
+    densities : sequence of Density or FlowMapDensity, length T
+        (the Lagrangian ones as their moved meshes, see :func:`write_density_vtu`).
+    name : str
+
+    Returns
+    -------
+    Path
+        The ``.pvd`` file.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if len(times) != len(densities):
+        raise ValueError(
+            f"times and densities must have the same length, got {len(times)} and {len(densities)}"
+        )
+    frames = []
+    for k, (t, rho) in enumerate(zip(times, densities, strict=True)):
+        f = f"{name}_{k:04d}.vtu"
+        write_density_vtu(directory / f, rho)
+        frames.append((float(t), f))
+    return write_pvd(directory / f"{name}.pvd", frames)
