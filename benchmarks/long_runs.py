@@ -19,9 +19,16 @@ weighted point (centre, mass), the weighted-token ODE is integrated with DOP853 
 closer than the cluster radius are merged (mass added, centre the weighted mean), until one is
 left. That predicts the collapse time the PDE would need.
 
+With ``--scheme lagrangian`` the same start is followed by the flow-map solver (quadrature
+points and cell nodes moved along characteristics, RK4 at its default step): nothing is pinned,
+so the run goes on through merging to the final collapse (defaults t_end = 1000 on S^1 and 200
+on S^2); the rows also show the largest cell distortion and stretch, and min rho is the
+smallest value at the moved quadrature points.
+
 Run::
 
     python benchmarks/long_runs.py                 # S^1 and S^2 (about 15 CPU minutes)
+    python benchmarks/long_runs.py --scheme lagrangian
     python benchmarks/long_runs.py --sphere s1 --t-end 400
     python benchmarks/long_runs.py --quick         # coarse meshes, short: under a minute
 """
@@ -104,6 +111,43 @@ def long_run(rho0, beta, t_end, every, dt_max=0.1, label="", echo=True) -> LongR
         if echo:
             print(_format_row(row), flush=True)
     run.final = rho
+    return run
+
+
+def long_run_lagrangian(rho0, beta, t_end, every, dt=None, label="", echo=True) -> LongRun:
+    """One Lagrangian :func:`meanfield.solve_density` run through all outputs, with the rows
+    of :func:`long_run` plus ``distortion`` and ``stretch`` (largest over the cells)."""
+    model = mf.Attention(beta)
+    run = LongRun(label)
+    m0, cpu0 = rho0.integrate(), time.process_time()
+    times = np.arange(0.0, t_end + 0.5 * every, every)
+    options = {} if dt is None else {"dt": dt}
+    sol = mf.solve_density(model, rho0, times, scheme="lagrangian", **options)
+    cpu = time.process_time() - cpu0
+    for k, rho in enumerate(sol.densities):
+        cl = density_clusters(rho)
+        row = {
+            "t": float(times[k]),
+            "clusters": cl.count,
+            "masses": [float(m) for m in cl.masses / m0],
+            "centres": cl.centres,
+            "energy": energy(rho, beta),
+            "min_rho": float(rho.quadrature_values().min()),
+            "mass_drift": abs(rho.integrate() - m0) / m0,
+            "steps": int(round(sol.stats.steps * times[k] / max(times[-1], 1e-300))),
+            "cpu_s": cpu * times[k] / max(times[-1], 1e-300),
+            "distortion": float(sol.stats.max_distortion[k]),
+            "stretch": float(sol.stats.max_stretch[k]),
+            "finite": bool(
+                np.all(np.isfinite(rho.state.points))
+                and np.all(np.isfinite(rho.state.log_jacobian))
+            ),  # fmt: skip
+        }
+        run.rows.append(row)
+        if echo:
+            print(_format_row(row) + f"  distortion {row['distortion']:.3g} stretch "
+                  f"{row['stretch']:.3g}", flush=True)  # fmt: skip
+    run.final = sol.densities[-1]
     return run
 
 
@@ -236,20 +280,31 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=None, help="circle cells or icosphere level")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--scheme", choices=["eulerian", "lagrangian"], default="eulerian")
+    p.add_argument("--dt", type=float, default=None, help="Lagrangian RK4 step")
     args = p.parse_args(argv)
     names = list(CASES) if args.sphere == "all" else [args.sphere]
     out = {}
     for name in names:
         make, degree, d = CASES[name]
         mesh = make(args.quick, args.size)
+        lag = args.scheme == "lagrangian"
         t_end = args.t_end or (30.0 if args.quick else {2: 300.0, 3: 60.0}[d])
+        if lag and not (args.t_end or args.quick):
+            t_end = {2: 1000.0, 3: 200.0}[d]
         every = args.every or t_end / 30
         rho0 = mf.DG(mesh, degree).interpolate(
             initial.WhiteNoise(d=d, amplitude=0.05, ell_max=8, seed=args.seed)
         )
-        label = f"{name}: {mesh!r}, p = {degree}, beta = {args.beta:g}, seed = {args.seed}"
+        label = (
+            f"{name}: {mesh!r}, p = {degree}, beta = {args.beta:g}, seed = {args.seed}, "
+            f"{args.scheme}"
+        )
         print(f"\n{label}\n{HEADER}")
-        run = long_run(rho0, args.beta, t_end, every, label=label)
+        if lag:
+            run = long_run_lagrangian(rho0, args.beta, t_end, every, args.dt, label=label)
+        else:
+            run = long_run(rho0, args.beta, t_end, every, label=label)
         out[name] = print_summary(run, args.beta, CLUSTER_CELLS * mesh.resolution)
     return out
 

@@ -138,3 +138,22 @@ def test_density_parameters_are_checked():
     with pytest.raises(ValueError, match="d must be 2"):
         TASKS["density"].run({**load_spec({"task": "density", "base": {"beta": 1.0, "d": 4}})
                              .points()[0]}, None)  # fmt: skip
+
+
+def test_density_task_runs_the_lagrangian_scheme(tmp_path):
+    spec = load_spec({"task": "density", "base": {"beta": 9.0, "d": 2, "cells": 32,
+                      "t": [0.0, 4.0, 14.0], "scheme": "lagrangian", "save": True}})  # fmt: skip
+    row = TASKS["density"].run(spec.points()[0], tmp_path / "art")
+    assert row["mass_drift"] == 0.0 and row["min_density"] >= 0.0
+    rho0 = mf.DG(mf.SphereMesh.circle(32), 1).interpolate(
+        initial.WhiteNoise(d=2, amplitude=0.05, ell_max=8, seed=0)
+    )
+    sol = mf.solve_density(mf.Attention(9.0), rho0, [0.0, 4.0, 14.0], scheme="lagrangian",
+                           dt_max=0.05)  # fmt: skip
+    want = [energy(rho, 9.0) for rho in sol.densities]
+    np.testing.assert_allclose(time_series(row, "energy")[1], want, rtol=1e-12)
+    assert row["clusters_final"] == density_clusters(sol.densities[-1]).count == 4
+    saved = np.load(row["artifact"])
+    assert saved["points"].shape == (3, 64, 2) and saved["masses"].sum() == pytest.approx(
+        sol.mass[0], rel=1e-15
+    )
