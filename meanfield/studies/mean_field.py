@@ -84,13 +84,13 @@ def fit_slope(ns, dists) -> float:
     return float(np.polyfit(np.log(ns), np.log(dists), 1)[0])
 
 
-def _solve_levels(d, levels, degree, model, f0, times, dt_max, metric, points):
+def _solve_levels(d, levels, degree, model, f0, times, dt_max, metric, points, diffusion=0.0):
     """PDE solution, histograms and first moments per level and output time."""
     out = {}
     for level in levels:
         cpu = time.process_time()
         rho0 = DG(make_mesh(d, level), degree).interpolate(f0)
-        sol = solve_density(model, rho0, times, dt_max=dt_max)
+        sol = solve_density(model, rho0, times, dt_max=dt_max, diffusion=diffusion)
         out[level] = {
             "rho0": sol.densities[0],
             "hist": [metric.histograms(*density_measure(r, points)) for r in sol.densities],
@@ -116,6 +116,7 @@ def mean_field_study(
     density_points=None,
     field="spectral",
     progress=False,
+    diffusion=0.0,
 ) -> dict:
     r"""Particles against the PDE: distance between empirical measures and densities.
 
@@ -156,6 +157,10 @@ def mean_field_study(
         Token field evaluator ("auto" picks batched direct sums for n <= 512, slower here).
     progress : bool
         Print one line per n.
+    diffusion : float
+        Noise D >= 0: the tokens are noisy (:func:`solve_particles` with ``diffusion``, RK4 drift
+        split with the Brownian step, generator ``default_rng([n, 16])`` for the ensemble of
+        size n) and the PDE is the Fokker–Planck equation (IMEX).
 
     Returns
     -------
@@ -175,7 +180,10 @@ def mean_field_study(
     metric = SlicedMetric(d)
     f0 = default_initial(d) if initial is None else initial
     cpu = {"pde": time.process_time()}
-    pde = _solve_levels(d, levels, degree, model, f0, times, dt_max, metric, density_points)
+    diffusion = as_scalar(diffusion, "diffusion", min_value=0.0)
+    pde = _solve_levels(
+        d, levels, degree, model, f0, times, dt_max, metric, density_points, diffusion
+    )
     cpu["pde"] = time.process_time() - cpu["pde"]
     cpu["particles"] = cpu["distances"] = 0.0
     rows = []
@@ -184,7 +192,8 @@ def mean_field_study(
         x0 = np.stack(
             [pde[levels[-1]]["rho0"].sample(n, np.random.default_rng([s, n])) for s in seeds]
         )
-        traj = solve_particles(model, x0, times, dt=dt, field=field)
+        noise = {"diffusion": diffusion, "rng": np.random.default_rng([n, 16])}
+        traj = solve_particles(model, x0, times, dt=dt, field=field, **noise)
         c1 = time.process_time()
         for k, t in enumerate(times):
             for b, seed in enumerate(seeds):
