@@ -70,7 +70,10 @@ __all__ = [
     "available",
     "ducc_cost",
     "ducc_field",
+    "ducc_options",
+    "ducc_sums",
     "radial_terms",
+    "unreliable",
 ]
 
 #: Accuracy asked of ducc0's transforms (its smallest allowed value in double precision is
@@ -252,97 +255,99 @@ def _degree_index(L: int) -> np.ndarray:
     return idx
 
 
-def _sphere_sums(zhat, y, w, L, radial, eps, nthreads):
-    r"""Scaled :math:`\tilde D` (m,) and :math:`\tilde N` (m, 3) on :math:`S^2`.
+def _sphere_sums(zhat, y, w, L, radial, eps, nthreads, second=False):
+    r"""Scaled sums :math:`e^{-r}\sum_j w_j e^{\langle z, y_j\rangle}(1, y_j[, y_j y_j^T])`
+    on :math:`S^2`, shapes (m,), (m, 3)[, (m, 3, 3)].
 
-    ``radial`` is a list of K (weights, per-target factor or None) pairs; the result is
-    :math:`\sum_k \mathrm{factor}_k \cdot \mathrm{sums}(\mathrm{weights}_k)`.
+    Each vector sum is the gradient of a scalar one: :math:`\sum_j w_j g(y_j)
+    e^{\langle z,y_j\rangle}y_j = \nabla_z \sum_j w_j g(y_j) e^{\langle z,y_j\rangle}` with
+    g = 1 (the numerator) and :math:`g = y_k` (row k of the second moments), one adjoint
+    transform per g. ``radial`` is a list of K (weights, per-target factor or None) pairs; the
+    result is :math:`\sum_k \mathrm{factor}_k \cdot \mathrm{sums}(\mathrm{weights}_k)`.
     """
     from ducc0.sht import adjoint_synthesis_general, synthesis_general
 
     yloc, _ = _angles(y)
-    alm = adjoint_synthesis_general(
-        map=w[None, :], spin=0, lmax=L, loc=yloc, epsilon=eps, nthreads=nthreads
-    )[0]
+    maps = [w] + ([w * y[:, k] for k in range(3)] if second else [])
+    alms = [
+        adjoint_synthesis_general(
+            map=g[None, :], spin=0, lmax=L, loc=yloc, epsilon=eps, nthreads=nthreads
+        )[0]
+        for g in maps
+    ]
     xloc, s = _angles(zhat)
-    e_theta, e_phi = _frame(zhat, s)
     li = _degree_index(L)
+
+    def synth(alm, weights, spin):
+        mode = "DERIV1" if spin else "STANDARD"
+        out = synthesis_general(
+            alm=(alm * weights[li])[None], spin=spin, lmax=L, loc=xloc, epsilon=eps,
+            nthreads=nthreads, mode=mode,
+        )  # fmt: skip
+        return out if spin else out[0]
+
     m = zhat.shape[0]
     den = np.zeros(m)
-    rad = np.zeros(m)
-    tan = np.zeros((2, m))
+    rad = np.zeros((len(maps), m))
+    tan = np.zeros((len(maps), 2, m))
     for (wd, wr, wt), factor in radial:
-        maps = [
-            synthesis_general(
-                alm=(alm * wd[li])[None],
-                spin=0,
-                lmax=L,
-                loc=xloc,
-                epsilon=eps,
-                nthreads=nthreads,
-            )[0],
-            synthesis_general(
-                alm=(alm * wr[li])[None],
-                spin=0,
-                lmax=L,
-                loc=xloc,
-                epsilon=eps,
-                nthreads=nthreads,
-            )[0],
-            synthesis_general(
-                alm=(alm * wt[li])[None],
-                spin=1,
-                lmax=L,
-                loc=xloc,
-                epsilon=eps,
-                nthreads=nthreads,
-                mode="DERIV1",
-            ),
-        ]
-        if factor is not None:
-            maps = [mp * factor for mp in maps]
-        den += maps[0]
-        rad += maps[1]
-        tan += maps[2]
-    num = zhat * rad[:, None]
-    num += e_theta * tan[0][:, None]
-    num += e_phi * tan[1][:, None]
-    return den, num
+        f = 1.0 if factor is None else factor
+        den += synth(alms[0], wd, 0) * f
+        for j, alm in enumerate(alms):
+            rad[j] += synth(alm, wr, 0) * f
+            tan[j] += synth(alm, wt, 1) * f
+    e_theta, e_phi = _frame(zhat, s)
+    # gradient (radial, e_theta, e_phi) -> Cartesian, for each g: shape (len(maps), m, 3)
+    grads = rad[:, :, None] * zhat + tan[:, 0, :, None] * e_theta + tan[:, 1, :, None] * e_phi
+    return den, grads[0], (grads[1:].transpose(1, 0, 2) if second else None)
 
 
-def _circle_sums(z, size, y, w, L, radial, eps, nthreads, same):
-    r"""Scaled :math:`\tilde D` (m,) and :math:`\tilde N` (m, 2) on :math:`S^1`.
+def _circle_sums(z, y, w, L, radial, eps, nthreads, same, second=False):
+    r"""Scaled sums :math:`e^{-r}\sum_j w_j e^{\langle z, y_j\rangle}(1, y_j[, y_j y_j^T])`
+    on :math:`S^1`, shapes (m,), (m, 2)[, (m, 2, 2)].
 
-    ``z`` (m, 2) gives the targets' directions, ``size`` its row norms. ``same``: the targets
-    are the sources, so one NUFFT plan (sorting the points, a large part of a transform)
-    serves both directions; grids have 2L + 3 modes, the outer two zero in the type-2
-    transform.
+    With :math:`u = y_1 + i y_2`: the sums of 1, u and :math:`u^2` are Fourier series in the
+    target angle with coefficients :math:`\tilde I_{|\ell|} c_{\ell - k}`, k = 0, 1, 2, and
+    :math:`y y^T = \frac12(I + [[\mathrm{Re}\,u^2, \mathrm{Im}\,u^2],
+    [\mathrm{Im}\,u^2, -\mathrm{Re}\,u^2]])`. ``z`` (m, 2) gives the targets' directions.
+    ``same``: the targets are the sources, so one NUFFT plan (sorting the points, a large part
+    of a transform) serves both directions; the type-2 grids are zero-padded to its size.
     """
     from ducc0.nufft import plan
 
-    modes = 2 * L + 3
+    shifts = 3 if second else 2
+    pad = shifts  # modes |l| <= L + pad - 1 of the sources, |l| <= L of the targets
+    modes = 2 * (L + pad) + 1
     ty = np.arctan2(y[:, 1], y[:, 0])[:, None]
     src = plan(nu2u=True, coord=ty, grid_shape=(modes,), epsilon=eps, nthreads=nthreads)
-    c = src.nu2u(points=w.astype(complex), forward=True)  # modes -(L+1)..L+1
+    c = src.nu2u(points=w.astype(complex), forward=True)  # modes -(L+pad)..L+pad
     if same:
         dst = src
     else:
         tx = np.arctan2(z[:, 1], z[:, 0])[:, None]
         dst = plan(nu2u=False, coord=tx, grid_shape=(modes,), epsilon=eps, nthreads=nthreads)
-    grids = np.zeros((2 * len(radial), modes), dtype=complex)
+    grids = np.zeros((shifts * len(radial), modes), dtype=complex)
+    inner = slice(pad, modes - pad)  # l = -L..L
     for k, ((wi,), _) in enumerate(radial):
         sym = np.concatenate([wi[:0:-1], wi])  # I~_|l|, l = -L..L
-        grids[2 * k, 1:-1] = sym * c[1:-1]
-        grids[2 * k + 1, 1:-1] = sym * c[:-2]  # c_{l-1}
+        for j in range(shifts):
+            grids[shifts * k + j, inner] = sym * c[pad - j : modes - pad - j]  # c_{l-j}
     vals = dst.u2nu(grid=grids, forward=False)
-    if len(radial) == 1:
-        return vals[0].real, vals[1].view(float).reshape(-1, 2)
-    den = np.zeros(z.shape[0])
-    num = np.zeros((z.shape[0], 2))
-    for k, (_, factor) in enumerate(radial):
-        den += vals[2 * k].real * factor
-        num += vals[2 * k + 1].view(float).reshape(-1, 2) * factor[:, None]
-    return den, num
+    if len(radial) > 1:
+        factors = np.stack([f for _, f in radial])  # (K, m)
+        vals = np.einsum("kjm,km->jm", vals.reshape(len(radial), shifts, -1), factors)
+    den = vals[0].real
+    num = vals[1].view(float).reshape(-1, 2) if vals[1].flags.c_contiguous else None
+    if num is None:
+        num = np.stack([vals[1].real, vals[1].imag], axis=1)
+    if not second:
+        return den, num, None
+    u2 = vals[2]
+    s2 = np.empty((z.shape[0], 2, 2))
+    s2[:, 0, 0] = 0.5 * (den + u2.real)
+    s2[:, 1, 1] = 0.5 * (den - u2.real)
+    s2[:, 0, 1] = s2[:, 1, 0] = 0.5 * u2.imag
+    return den, num, s2
 
 
 # --------------------------------------------------------------------------- evaluator
@@ -376,7 +381,8 @@ def radial_terms(model, x, L: int, tol: float = SPECTRAL_TOL) -> int:
     return MAX_RADIAL_TERMS + 1 if coefs is None else coefs[0].shape[0]
 
 
-def _options(tol, fallback, epsilon):
+def ducc_options(tol, fallback, epsilon):
+    """Validated ``(tol, fallback, epsilon)`` (defaults filled in) for :func:`ducc_sums`."""
     tol = SPECTRAL_TOL if tol is None else as_scalar(tol, "tol", min_value=0.0, strict=True)
     if not tol < 1.0:
         raise ValueError(f"tol must be in (0, 1), got {tol:g}")
@@ -407,7 +413,8 @@ def ducc_field(
         :data:`~meanfield.field.spectral.SPECTRAL_TOL`).
     fallback : float or None
         Targets whose estimated relative error
-        :math:`(\mathrm{tol} + 0.1\,\epsilon_{ducc} + 16\epsilon)W/\tilde D` exceeds this are
+        :math:`(\mathrm{tol} + c\,\epsilon_{ducc} + 16\epsilon)W/\tilde D` (c = 1 on S^1, 0.3 on
+        S^2, measured with a margin) exceeds this are
         recomputed by direct summation (default
         :data:`~meanfield.field.spectral.FALLBACK_RTOL`); ``None`` keeps every target where
         :math:`\tilde D > 0`.
@@ -426,60 +433,28 @@ def ducc_field(
     ------
     ValueError
         If d is not 2 or 3 or an option is out of range.
+    UnnormalizedOverflowError
+        USA only, when :math:`e^{|z|}\tilde N` exceeds the float64 range.
 
     Notes
     -----
     Radii :math:`|Ax|` spread over a range needing more than :data:`MAX_RADIAL_TERMS` Chebyshev
     polynomials are handed to :func:`~meanfield.field.spectral.spectral_field` whole.
-    UnnormalizedOverflowError
-        USA only, when :math:`e^{|z|}\tilde N` exceeds the float64 range.
     """
-    d = x.shape[1]
-    if d not in (2, 3):
-        raise ValueError(
-            f"the ducc evaluator needs points in R^2 or R^3 (S^1 or S^2), got d = {d}; "
-            "use field='direct'"
-        )
-    tol, fallback, eps = _options(tol, fallback, epsilon)
-    nthreads = _threads(workers, x.shape[0] + y.shape[0])
-    same = x is y
-    if not w.min() > 0:
-        keep = w > 0
-        y, w = y[keep], w[keep]
-        same = False
-    # only directions enter the transforms (angles are scale-free): y is never normalised
-    # here, and A = beta I (Q = K = None) needs no product
-    iso = model.Q is None and model.K is None
-    z = x if iso else matmul_rows(x, model.interaction(d).T)
-    size = np.sqrt(np.einsum("ij,ij->i", z, z))
-    r = model.beta * size if iso else size
-    if not r.min() > 0:
-        # e^{<z, y>} = 1 where z = 0: those targets get the plain weighted mean
-        return _with_zero_radii(model, x, y, w, r, tol, fallback, eps, workers, chunk_size)
-    L = truncation(r.max(), d, tol)
-    radial = _radial_plan(r, d, L, tol)
-    if radial is None:
+    options = ducc_options(tol, fallback, epsilon)
+    sums = ducc_sums(model, x, y, w, options, workers)
+    if sums is None:
         # radii too spread for MAX_RADIAL_TERMS polynomials: the NumPy expansion weighs each
         # target by its own radius at no extra cost
+        tol, fallback, _ = options
         return spectral_field(
             model, x, y, w, tol=tol, fallback=fallback, workers=workers, chunk_size=chunk_size
         )
-    if d == 2:
-        den, num = _circle_sums(z, size, y, w, L, radial, eps, nthreads, same and iso)
-    else:
-        zhat = z / size[:, None]
-        den, num = _sphere_sums(zhat, y, w, L, radial, eps, nthreads)
-    return _finish(model, x, y, w, den, num, r, (tol, fallback, eps), workers, chunk_size)
-
-
-def _finish(model, x, y, w, den, num, r, options, workers, chunk_size):
-    """Value matrix, SA quotient or USA rescaling, and direct summation where unreliable."""
-    tol, fallback, eps = options
+    den, num, _, r = sums
     d = x.shape[1]
     if model.V is not None:
         num = matmul_rows(num, model.value(d).T)
-    err = (tol + _TRANSFORM_ERROR[d] * eps + _ROUNDOFF * _EPS) * w.sum()
-    bad = ~(den > 0) if fallback is None else ~(den * fallback > err)
+    bad = unreliable(den, w.sum(), d, options)
     redo = bool(bad.any())
     if redo:
         num[bad], den[bad] = 0.0, 1.0  # placeholders, replaced below
@@ -491,6 +466,71 @@ def _finish(model, x, y, w, den, num, r, options, workers, chunk_size):
     if redo:
         out[bad] = _recompute(model, x[bad], y, w, options, workers, chunk_size)
     return out
+
+
+def ducc_sums(model, x, y, w, options, workers=None, second=False):
+    r"""Scaled sums :math:`e^{-r}\sum_j w_j e^{\langle Ax, y_j\rangle}(1, y_j[, y_j y_j^T])`.
+
+    Parameters
+    ----------
+    model : Attention
+    x : ndarray, shape (m, d)
+    y : ndarray, shape (n, d)
+        Sources (their directions are used).
+    w : ndarray, shape (n,)
+        Non-negative weights.
+    options : tuple
+        ``(tol, fallback, epsilon)`` as validated by :func:`ducc_field`.
+    workers : int, optional
+    second : bool
+        Also the second moments.
+
+    Returns
+    -------
+    (s0, s1, s2, r) or None
+        Shapes (m,), (m, d), (m, d, d) or None, (m,) with :math:`r = |Ax|`; None when the
+        radii need more than :data:`MAX_RADIAL_TERMS` Chebyshev terms.
+    """
+    d = x.shape[1]
+    if d not in (2, 3):
+        raise ValueError(
+            f"the ducc evaluator needs points in R^2 or R^3 (S^1 or S^2), got d = {d}; "
+            "use field='direct'"
+        )
+    tol, _, eps = options
+    nthreads = _threads(workers, x.shape[0] + y.shape[0])
+    same = x is y
+    if not w.min() > 0:
+        keep = w > 0
+        y, w = y[keep], w[keep]
+        same = False
+    if second:
+        y = y / np.sqrt(np.einsum("ij,ij->i", y, y))[:, None]  # y y^T needs unit vectors
+    # otherwise only directions enter the transforms (angles are scale-free), and A = beta I
+    # (Q = K = None) needs no product
+    iso = model.Q is None and model.K is None
+    z = x if iso else matmul_rows(x, model.interaction(d).T)
+    size = np.sqrt(np.einsum("ij,ij->i", z, z))
+    r = model.beta * size if iso else size
+    zero = ~(r > 0)
+    if zero.any():
+        return _with_zero_radii(model, x, y, w, r, zero, options, workers, second)
+    L = truncation(r.max(), d, tol)
+    radial = _radial_plan(r, d, L, tol)
+    if radial is None:
+        return None
+    if d == 2:
+        s0, s1, s2 = _circle_sums(z, y, w, L, radial, eps, nthreads, same and iso, second)
+    else:
+        s0, s1, s2 = _sphere_sums(z / size[:, None], y, w, L, radial, eps, nthreads, second)
+    return s0, s1, s2, r
+
+
+def unreliable(s0, total, d, options) -> np.ndarray:
+    """Targets whose scaled denominator is too small for the transforms' absolute error."""
+    tol, fallback, eps = options
+    err = (tol + _TRANSFORM_ERROR[d] * eps + _ROUNDOFF * _EPS) * total
+    return ~(s0 > 0) if fallback is None else ~(s0 * fallback > err)
 
 
 def _recompute(model, x, y, w, options, workers, chunk_size):
@@ -508,13 +548,21 @@ def _recompute(model, x, y, w, options, workers, chunk_size):
     return direct_field(model, x, y, w, chunk_size=chunk_size, workers=workers)
 
 
-def _with_zero_radii(model, x, y, w, r, tol, fallback, eps, workers, chunk_size):
-    """Targets with A x = 0 see every source with weight 1: the (weighted) mean of V y."""
-    d = x.shape[1]
-    out = np.empty(x.shape)
-    zero = ~(r > 0)
-    mean = model.value(d) @ (w @ (y / np.sqrt(np.einsum("ij,ij->i", y, y))[:, None]))
-    out[zero] = mean / w.sum() if model.normalized else mean
+def _with_zero_radii(model, x, y, w, r, zero, options, workers, second):
+    """Targets with A x = 0 see every source with weight 1: plain weighted sums."""
+    m, d = x.shape
+    u = y / np.sqrt(np.einsum("ij,ij->i", y, y))[:, None]
+    s0 = np.empty(m)
+    s1 = np.empty((m, d))
+    s2 = np.empty((m, d, d)) if second else None
+    s0[zero], s1[zero] = w.sum(), w @ u
+    if second:
+        s2[zero] = np.einsum("j,ja,jb->ab", w, u, u)
     if not zero.all():
-        out[~zero] = ducc_field(model, x[~zero], y, w, tol, fallback, eps, workers, chunk_size)
-    return out
+        sub = ducc_sums(model, x[~zero], y, w, options, workers, second)
+        if sub is None:
+            return None
+        s0[~zero], s1[~zero] = sub[0], sub[1]
+        if second:
+            s2[~zero] = sub[2]
+    return s0, s1, s2, r
