@@ -46,12 +46,13 @@ def matmul_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def tangent(x: np.ndarray, F: np.ndarray) -> np.ndarray:
     r"""Tangent projection :math:`P_x F = F - x\langle x, F\rangle`; shapes (..., d)."""
-    return F - x * np.sum(x * F, axis=-1, keepdims=True)
+    # einsum: one pass and no temporary (x * F), several times faster than np.sum for small d
+    return F - x * np.einsum("...i,...i->...", x, F)[..., None]
 
 
 def normalize(x: np.ndarray) -> np.ndarray:
     """Radial projection onto the unit sphere, rows of shape (..., d)."""
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.sqrt(np.einsum("...i,...i->...", x, x))[..., None]
 
 
 #: Below this many pairs (or spectral point-harmonics) a call runs on the calling thread.

@@ -23,7 +23,14 @@ from .spectral import (
     truncation,
 )
 
-__all__ = ["EVALUATORS", "auto_field", "cheapest", "evaluate", "source_weights"]
+__all__ = [
+    "EVALUATORS",
+    "auto_field",
+    "cheapest",
+    "evaluate",
+    "options_for",
+    "source_weights",
+]
 
 #: Options each evaluator takes beyond ``workers`` and ``chunk_size`` ("auto" passes each
 #: evaluator its own and drops the others).
@@ -66,12 +73,16 @@ def cheapest(model, x, y) -> str:
     return min(costs, key=costs.get)
 
 
+def options_for(name: str, options: dict) -> dict:
+    """The options evaluator ``name`` takes: its own and the shared ones (others dropped)."""
+    own = OWN_OPTIONS[name]
+    return {k: v for k, v in options.items() if k in own or k not in _ALL_OPTIONS}
+
+
 def auto_field(model, x, y, w, **options):
     """The evaluator of least modelled cost (see :func:`cheapest`), with its own options."""
     name = cheapest(model, x, y)
-    own = OWN_OPTIONS[name]
-    kept = {k: v for k, v in options.items() if k in own or k not in _ALL_OPTIONS}
-    return EVALUATORS[name](model, x, y, w, **kept)
+    return EVALUATORS[name](model, x, y, w, **options_for(name, options))
 
 
 #: Method name -> evaluator ``fn(model, x, y, w, **options)`` returning the ambient field.

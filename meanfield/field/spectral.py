@@ -180,6 +180,15 @@ def zonal_weights(r, d: int, L: int) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=64)
+def _shared_weights(r: float, d: int, L: int) -> np.ndarray:
+    """:func:`zonal_weights` at one radius, shape (L + 1, 1), cached: with Q = K = I every call
+    of a run has the radius beta, and the recurrence's Python loop outweighs a small call."""
+    omega = zonal_weights(np.array([r]), d, L)
+    omega.setflags(write=False)
+    return omega
+
+
 # --------------------------------------------------------------------------- harmonics (S^2)
 
 
@@ -533,7 +542,7 @@ def spectral_field(
     z = matmul_rows(x, model.interaction(d).T)
     r, zhat = _radii(z)
     L = truncation(r.max(), d, tol)
-    omega = zonal_weights(r[:1] if _constant(r) else r, d, L)
+    omega = _shared_weights(float(r[0]), d, L) if _constant(r) else zonal_weights(r, d, L)
     if d == 2:
         den, num = _circle_eval(zhat, omega, _circle_moments(y, w, L, workers), L, workers)
     else:

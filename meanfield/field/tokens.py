@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels import normalize, tangent, unshift
-from .registry import EVALUATORS
+from .registry import EVALUATORS, cheapest, options_for
 
 __all__ = ["BATCH_TILE", "batched_self_field", "token_rhs"]
 
@@ -20,18 +20,30 @@ def token_rhs(model, field: str = "auto", **options):
     ``f`` evaluates the field at :math:`x/|x|` (a smooth extension off the sphere), so Runge–Kutta
     stages that leave the sphere by :math:`O(h^2)` keep the scheme's order. A leading batch
     axis holds B independent token systems (each its own empirical measure).
+
+    ``field="auto"`` is resolved once per token count (:func:`~meanfield.field.registry.cheapest`
+    at the first state): on the unit sphere the radii :math:`|Ax|` are at most
+    :math:`\|A\|_2` (exactly :math:`\beta` when Q = K = I), so the choice depends only on the
+    model and n, and the rule's own cost is not paid at every stage.
     """
-    evaluator = EVALUATORS[field]
+    chosen: dict = {}
 
     def single(u):
-        w = np.full(u.shape[0], 1.0 / u.shape[0])
-        return evaluator(model, u, u, w, **options)
+        n = u.shape[0]
+        if n not in chosen:
+            name = cheapest(model, u, u) if field == "auto" else field
+            chosen[n] = (
+                EVALUATORS[name],
+                options_for(name, options) if field == "auto" else options,
+            )
+        evaluator, opts = chosen[n]
+        return evaluator(model, u, u, np.full(n, 1.0 / n), **opts)
 
     def f(x):
         u = normalize(x)
         if u.ndim == 2:
             return tangent(u, single(u))
-        if field != "spectral" and u.shape[1] ** 2 <= BATCH_TILE:
+        if field in ("auto", "direct") and u.shape[1] ** 2 <= BATCH_TILE:
             return tangent(u, batched_self_field(model, u))
         return tangent(u, np.stack([single(ui) for ui in u]))
 
