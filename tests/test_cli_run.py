@@ -167,13 +167,20 @@ def test_plot_redraws_figures(workdir, capsys):
     names = _files(run / "figures")
     assert names == [
         "clusters.png",
+        "cosines.png",
         "density_t0.00.png",
         "density_t0.60.png",
         "distance.png",
         "energy.png",
+        "maps.png",
         "tokens.png",
     ]
     assert all((run / "figures" / n).stat().st_size > 5_000 for n in names)
+    assert main(["plot", str(run), "--quiet", "--format", "pdf", "--width", "3.4"]) == 0
+    pdfs = [n for n in _files(run / "figures") if n.endswith(".pdf")]
+    assert pdfs == [n.replace(".png", ".pdf") for n in names]
+    assert main(["plot", str(run), "--width", "-1"]) == 2
+    assert "--width must be a positive" in _one_error_line(capsys.readouterr().err)
     assert main(["plot", str(workdir / "nowhere")]) == 2
     assert "does not exist" in _one_error_line(capsys.readouterr().err)
 

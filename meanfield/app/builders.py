@@ -11,7 +11,14 @@ import numpy as np
 from ..model import Attention
 from ..sphere.mesh import SphereMesh
 
-__all__ = ["build_initial", "build_matrix", "build_mesh", "build_model", "output_times"]
+__all__ = [
+    "build_initial",
+    "build_matrix",
+    "build_mesh",
+    "build_model",
+    "output_times",
+    "cluster_radius",
+]
 
 
 def _keyed(key: str, exc: Exception) -> ValueError:
@@ -75,3 +82,10 @@ def output_times(cfg: dict) -> np.ndarray:
     grid = np.linspace(0.0, t_end, frames)
     extra = [t for t in cfg["output"]["render"] if np.min(np.abs(grid - t)) > 1e-9 * t_end]
     return np.unique(np.concatenate([grid, extra]))
+
+
+def cluster_radius(cfg: dict, space) -> float:
+    """The one cluster radius of a run, for the density and the tokens alike:
+    ``output.cluster_radius`` widened to 2.5 mesh cells (so that a ball around a quadrature
+    point holds several of them), at most 3 rad."""
+    return float(min(3.0, max(cfg["output"]["cluster_radius"], 2.5 * space.mesh.resolution)))

@@ -133,13 +133,18 @@ def run_run(args) -> int:
 
 
 def add_plot(subparsers) -> None:
-    """``meanfield plot RUN_DIR [--quiet]``."""
+    """``meanfield plot RUN_DIR [--format png|pdf|svg] [--width INCHES] [--quiet]``."""
     p = subparsers.add_parser(
         "plot",
         help="redraw the figures of a finished run",
         description="Redraw RUN_DIR/figures from the run's saved npz and json files.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by meanfield run")
+    p.add_argument("--format", choices=["png", "pdf", "svg"], default="png",
+                   help="figure file format (pdf, svg: vector; default png)")  # fmt: skip
+    p.add_argument("--width", type=float, default=None, metavar="INCHES",
+                   help="width of every figure in inches (3.4 column, 7 page; "
+                        "default 3.4, 7 for panel grids)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar or file list")
     p.set_defaults(handler=run_plot)
 
@@ -147,7 +152,9 @@ def add_plot(subparsers) -> None:
 def run_plot(args) -> int:
     from .figures import plot_run
 
-    paths = plot_run(args.run_dir, progress=not args.quiet)
+    if args.width is not None and not args.width > 0:
+        raise ValueError(f"--width must be a positive number of inches, got {args.width:g}")
+    paths = plot_run(args.run_dir, progress=not args.quiet, format=args.format, width=args.width)
     if not args.quiet:
         for path in paths:
             print(path)

@@ -1,4 +1,9 @@
-"""Figures of a saved run directory (reads the run's files, writes ``figures/``)."""
+"""Figures of a saved run directory (reads the run's files, writes ``figures/``).
+
+Every figure of one run shares one colour range and one camera, so images of different times
+compare; clusters are counted for the density and the tokens by the same rule
+(:func:`meanfield.diagnostics.measure_clusters`).
+"""
 
 from __future__ import annotations
 
@@ -6,55 +11,57 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plot.curves import (
-    circle_figure,
-    figure_image,
-    plot_circle_density,
-    plot_circle_trajectories,
-    plot_series,
-    pyplot,
-    save_gif,
-)
-from ..plot.render import render_density, sphere_image
+from ..plot import curves, maps, render, style, tokens
+from .builders import cluster_radius
 
-__all__ = ["animate_run", "plot_run"]
+__all__ = ["FIGURE_FORMATS", "animate_run", "plot_run"]
+
+FIGURE_FORMATS = style.FORMATS
 
 
-def animate_run(run, path, progress: bool = False, fps: float = 5.0) -> Path:
-    """GIF of a saved run (:class:`meanfield.run.SavedRun`): density and tokens per frame."""
-    plt = pyplot()
-    images = []
-    frames = range(len(run.t))
-    if progress:
-        from tqdm.auto import tqdm
-
-        frames = tqdm(frames, desc="animation", unit="frame", leave=False)
-    top = None
-    if run.space.dim == 2:
-        theta = np.linspace(-np.pi, np.pi, 721)
-        pts = np.column_stack([np.cos(theta), np.sin(theta)])
-        top = 1.05 * max(run.density(k).evaluate(pts).max() / run.density(k).integrate()
-                         for k in range(len(run.t)))  # fmt: skip
-    for k in frames:
-        x = None if run.x is None else run.x[k]
-        title = f"t = {run.t[k]:.2f}"
-        if run.space.dim == 3:
-            images.append(sphere_image(run.density(k), x, title, window=(800, 400)))
-        else:
-            fig = circle_figure(run.density(k), x, title, ylim=(0, top))
-            images.append(figure_image(fig))
-            plt.close(fig)
-    return save_gif(images, path, fps)
+def animate_run(run, path, progress: bool = False, fps: float = 5.0, width=None) -> Path:
+    """GIF of a saved run (:class:`meanfield.app.rundir.SavedRun`): the density and the tokens
+    per frame, one colour range for the whole run, on S^2 a camera turning a quarter turn."""
+    x = None if run.x is None else run.x
+    return render.animate(run, path, tokens=x, fps=fps, progress=progress,
+                          width=width or style.COLUMN)  # fmt: skip
 
 
-def plot_run(directory, progress: bool = False) -> list:
+def _normalised_energy(e, beta):
+    r""":math:`E_\beta / E_\beta(\delta)` with :math:`E_\beta(\delta) = e^\beta/(2\beta)` (1 for
+    one point); at :math:`\beta = 0` the energy is already :math:`\frac12|m|^2`, 1/2 at one
+    point."""
+    e = np.asarray(e, float)
+    return 2.0 * e if beta == 0 else e * 2.0 * beta * np.exp(-beta)
+
+
+def _render_frames(run):
+    t_render = run.config["output"]["render"]
+    return sorted({int(np.argmin(np.abs(run.t - tr))) for tr in t_render})
+
+
+def plot_run(directory, progress: bool = False, format: str = "png", width=None) -> list:
     """Draw every figure of a finished run directory into ``<directory>/figures``.
 
-    - ``density_t<T>.png`` at each ``output.render`` time: the density (pyvista on S^2,
-      matplotlib on S^1) beside the tokens;
-    - ``tokens.png`` (S^1): token angles against time;
-    - ``energy.png``, ``clusters.png``, ``distance.png`` (with tokens): series against time;
+    - ``density_t<T>``: at each ``output.render`` time, on S^2 the sphere seen from the run's
+      fixed camera and its antipode (one colour range for the run), with the tokens; on S^1
+      the density against the angle with a histogram of the tokens;
+    - ``maps``: equal-area maps of the whole sphere (S^1: density curves) at the render times,
+      tokens on top, one colour bar;
+    - ``tokens`` (with tokens): token paths (S^1 angle against t, S^2 map), coloured by cluster;
+    - ``cosines`` (with tokens): histograms of pairwise cosines, tokens and density;
+    - ``energy``: :math:`E_\\beta/E_\\beta(\\delta)`, ``clusters``: counts by one rule,
+      ``distance`` (with tokens): W1 and the first-moment gap;
     - ``animation.gif`` (``output.gif``).
+
+    Parameters
+    ----------
+    directory : str or Path
+    progress : bool
+    format : {"png", "pdf", "svg"}
+        File format of the figures (the animation is always a GIF).
+    width : float, optional
+        Width in inches of every figure (default 3.4, 7 for multi-panel figures).
 
     Returns
     -------
@@ -62,37 +69,77 @@ def plot_run(directory, progress: bool = False) -> list:
     """
     from .rundir import load_run
 
+    if format not in FIGURE_FORMATS:
+        raise ValueError(f"format must be one of {FIGURE_FORMATS}, got {format!r}")
     run = load_run(directory)
     out = run.directory / "figures"
     out.mkdir(exist_ok=True)
-    s = run.summary["series"]
-    t = np.asarray(s["t"])
-    written = []
-    for tr in run.config["output"]["render"]:
-        k = int(np.argmin(np.abs(run.t - tr)))
-        x = None if run.x is None else run.x[k]
-        path = out / f"density_t{run.t[k]:.2f}.png"
-        title = f"t = {run.t[k]:.2f}"
-        if run.space.dim == 3:
-            written.append(render_density(run.density(k), path, tokens=x, title=title))
-        else:
-            written.append(plot_circle_density(run.density(k), path, tokens=x, title=title))
-    if run.x is not None and run.space.dim == 2:
-        written.append(plot_circle_trajectories(run.t, run.x, out / "tokens.png"))
-    has_tokens = "particle_energy" in s
-    energy = {"PDE": s["energy"], **({"tokens": s["particle_energy"]} if has_tokens else {})}
-    written.append(_series(t, energy, out / "energy.png", "interaction energy E_beta"))
-    clusters = {"PDE": s["clusters"], **({"tokens": s["particle_clusters"]} if has_tokens else {})}
-    written.append(_series(t, clusters, out / "clusters.png", "number of clusters"))
-    if has_tokens:
-        dist = {"W1(tokens, PDE)": s["distance_w1"], "|first moment gap|": s["moment_gap"]}
-        written.append(_series(t, dist, out / "distance.png", "distance (rad)", logy=True))
+    written = _density_figures(run, out, format, width)
+    written += _series_figures(run, out, format, width)
     if run.config["output"].get("gif", True):
-        written.append(animate_run(run, out / "animation.gif", progress=progress))
+        written.append(animate_run(run, out / "animation.gif", progress=progress, width=width))
     return written
 
 
-def _series(t, series, path, ylabel, logy=False) -> Path:
-    from .._files import atomic_write
+def _density_figures(run, out, fmt, width):
+    ks = _render_frames(run)
+    rhos = [run.density(k) for k in ks]
+    toks = [None if run.x is None else run.x[k] for k in ks]
+    col, page = width or style.COLUMN, width or style.PAGE
+    written = []
+    if run.space.dim == 3:
+        lo, hi = maps.colour_limits([render.display_values(r) for r in rhos])
+        for k, rho, x in zip(ks, rhos, toks, strict=True):
+            fig = render.render_density(rho, tokens=x, vmin=lo, vmax=hi,
+                                        title=f"$t = {run.t[k]:.2f}$", width=col)  # fmt: skip
+            written.append(style.save(fig, out / f"density_t{run.t[k]:.2f}.{fmt}"))
+    else:
+        lo, hi = maps.colour_limits([maps.sample(r)[1] for r in rhos])
+        for k, rho, x in zip(ks, rhos, toks, strict=True):
+            ax = maps.density_map(rho, tokens=x, vmin=lo, vmax=hi,
+                                  title=f"$t = {run.t[k]:.2f}$", width=col)  # fmt: skip
+            written.append(style.save(ax.figure, out / f"density_t{run.t[k]:.2f}.{fmt}"))
+    fig = maps.density_maps(run, run.t[ks], tokens=None if run.x is None else toks, width=page)
+    written.append(style.save(fig, out / f"maps.{fmt}"))
+    if run.x is not None:
+        traj = _Tokens(run.t, run.x)
+        ax = tokens.trajectories(traj, radius=cluster_radius(run.config, run.space), width=col)
+        written.append(style.save(ax.figure, out / f"tokens.{fmt}"))
+        fig = tokens.cosine_histograms(traj, run.t[ks], density=run, width=page)
+        written.append(style.save(fig, out / f"cosines.{fmt}"))
+    return written
 
-    return atomic_write(path, lambda tmp: plot_series(t, series, tmp, ylabel=ylabel, logy=logy))
+
+class _Tokens:
+    """Trajectory-like view of the saved tokens."""
+
+    def __init__(self, t, x):
+        self.t, self.x = t, x
+
+
+def _series_figures(run, out, fmt, width):
+    s = run.summary["series"]
+    t = np.asarray(s["t"], float)
+    beta = float(run.config["model"]["beta"])
+    col = width or style.COLUMN
+    has_tokens = "particle_energy" in s
+    energy = {"density": _normalised_energy(s["energy"], beta)}
+    if has_tokens:
+        energy["tokens"] = _normalised_energy(s["particle_energy"], beta)
+    ax = curves.series(t, energy, ylabel=r"$E_\beta(\mu_t)\,/\,E_\beta(\delta_x)$", width=col)
+    written = [style.save(ax.figure, out / f"energy.{fmt}")]
+    counts = {"density": np.asarray(s["clusters"], float)}
+    if has_tokens:
+        counts["tokens"] = np.asarray(s["particle_clusters"], float)
+    radius = cluster_radius(run.config, run.space)
+    ax = curves.cluster_counts(t, counts, width=col,
+                               title=f"clusters (one rule, radius {radius:.2g} rad)")  # fmt: skip
+    written.append(style.save(ax.figure, out / f"clusters.{fmt}"))
+    if has_tokens:
+        dist = {
+            r"$W_1$(tokens, density), geodesic, rad": s["distance_w1"],
+            r"$|m_{\rm tokens} - m_\rho|$, first moments in $\mathbb{R}^d$": s["moment_gap"],
+        }
+        ax = curves.series(t, dist, ylabel="distance", logy=True, width=col)
+        written.append(style.save(ax.figure, out / f"distance.{fmt}"))
+    return written

@@ -21,7 +21,7 @@ Layout of a run directory ``<output.root>/<name>/``::
     checkpoints/frame_NNNNN.npz  one per finished frame: the state to resume from
     density.pvd, vtk/density_NNNNN.vtu   VTK time series (output.vtk)
     density.npz, particles.npz, summary.json   written when the last frame is done
-    figures/               see :func:`meanfield.plot.plot_run`
+    figures/               see :func:`meanfield.app.figures.plot_run`
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..eulerian.dg import DG, Density
-from .builders import build_initial, build_mesh, build_model, output_times
+from .builders import build_initial, build_mesh, build_model, cluster_radius, output_times
 from .config import check_dimension
 from .rundir import Frame, RunDirectory, Setup, run_directory
 
@@ -78,17 +78,18 @@ def diagnose(setup: Setup, coefficients: np.ndarray, x: np.ndarray | None) -> di
     """Diagnostics of one frame (see :data:`DENSITY_SERIES`, :data:`PARTICLE_SERIES`).
 
     ``energy`` is :math:`E_\beta` of the density's quadrature measure, ``clusters`` the
-    number of regions above 4 times the uniform level
-    (:func:`meanfield.diagnostics.density_clusters`,
-    0 while the density is still spread out); for the tokens, the same on the empirical measure,
+    number of concentrations by :func:`meanfield.diagnostics.measure_clusters` (0 while the
+    density is still spread out) at :func:`cluster_radius`; for the tokens, the same rule on
+    the empirical measure,
     ``distance_w1`` the Wasserstein-1 distance (geodesic, radians) between the tokens and the
     density (:func:`meanfield.wasserstein`), and ``moment_gap`` the distance between their
     first moments.
     """
     from ..compare import wasserstein
-    from ..diagnostics import density_clusters, energy, find_clusters, first_moment
+    from ..diagnostics import energy, first_moment, measure_clusters
 
     out = setup.config["output"]
+    radius = cluster_radius(setup.config, setup.space)
     beta = setup.model.beta
     rho = Density(setup.space, coefficients)
     mass = rho.integrate()
@@ -97,12 +98,12 @@ def diagnose(setup: Setup, coefficients: np.ndarray, x: np.ndarray | None) -> di
         "min_density": rho.min_value(),
         "max_density": float(rho.cell_means().max()),
         "energy": energy(rho, beta),
-        "clusters": density_clusters(rho, min_mass=out["cluster_min_mass"]).count,
+        "clusters": measure_clusters(rho, radius=radius, min_mass=out["cluster_min_mass"]).count,
     }
     if x is not None:
         n = x.shape[0]
         tokens = (x, np.full(n, mass / n))
-        found = find_clusters(x, radius=out["cluster_radius"], min_mass=out["cluster_min_mass"])
+        found = measure_clusters(x, radius=radius, min_mass=out["cluster_min_mass"])
         diag.update(
             particle_energy=energy(x, beta),
             particle_clusters=found.count,

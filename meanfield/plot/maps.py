@@ -1,0 +1,417 @@
+r"""Maps of a density on the whole sphere: equal-area projections of :math:`S^2`, and on
+:math:`S^1` the density against the angle.
+
+The density is sampled on a fine longitude-latitude grid (default 0.5 degree, about ten samples
+across a cell of an icosphere of level 3), so DG cells never show as facets; jumps between
+cells are drawn where the density has them. Values are shown relative to the uniform density
+of the same mass, :math:`\rho/\bar\rho` with :math:`\bar\rho = M/|S^{d-1}|` (1 = uniform), by
+default on a log colour scale spanning three decades below the maximum: clusters are sharp
+peaks. The map image is the one rasterized artist, so PDF and SVG files stay vector.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import as_int, as_points, choose
+from .style import COLUMN, PAGE, figure, finish, style
+
+__all__ = [
+    "PROJECTIONS",
+    "NORMS",
+    "lonlat",
+    "from_lonlat",
+    "relative_density",
+    "colour_limits",
+    "make_norm",
+    "log_ticks",
+    "style_colorbar",
+    "density_map",
+    "density_maps",
+]
+
+PROJECTIONS = ("mollweide", "hammer")
+NORMS = ("log", "linear")
+#: default grid rows over the latitude (0.5 degree)
+SAMPLES = 360
+#: decades of a log colour scale below the maximum, when vmin is not given
+DECADES = 3.0
+LABEL = r"$\rho\,/\,\bar\rho$  (uniform $= 1$)"
+TOKEN_STYLE = {"s": 1.5, "c": "#d62728", "linewidths": 0, "alpha": 0.8, "zorder": 3}
+
+
+def lonlat(x) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude in (-pi, pi] and latitude in [-pi/2, pi/2] of points on S^2, shape (m, 3)."""
+    x = as_points(x, "x", d=3)
+    r = np.linalg.norm(x, axis=1)
+    return np.arctan2(x[:, 1], x[:, 0]), np.arcsin(np.clip(x[:, 2] / r, -1.0, 1.0))
+
+
+def from_lonlat(lon, lat) -> np.ndarray:
+    """Unit vectors of shape (..., 3) at longitude ``lon`` and latitude ``lat`` (radians)."""
+    lon, lat = np.broadcast_arrays(np.asarray(lon, float), np.asarray(lat, float))
+    c = np.cos(lat)
+    return np.stack([c * np.cos(lon), c * np.sin(lon), np.sin(lat)], axis=-1)
+
+
+def _dim(rho) -> int:
+    space = getattr(rho, "space", None)
+    if getattr(space, "dim", None) is not None:
+        return int(space.dim)
+    return int(np.asarray(rho.quadrature_measure()[0]).shape[1])
+
+
+def relative_density(rho, points) -> np.ndarray:
+    r""":math:`\rho(x)\,|S^{d-1}|/M` at points (m, d): 1 where the density is uniform."""
+    from ..harmonics import sphere_area
+
+    mass = float(rho.integrate())
+    if not mass > 0:
+        raise ValueError(f"rho must have positive mass to be drawn, got mass {mass}")
+    return np.asarray(rho.evaluate(points), float) * sphere_area(_dim(rho)) / mass
+
+
+def _grid(samples):
+    """Cell edges and centres of a lon/lat grid with ``samples`` rows, 2 * samples columns."""
+    samples = as_int(samples, "samples", min_value=8)
+    lon = np.linspace(-np.pi, np.pi, 2 * samples + 1)
+    lat = np.linspace(-np.pi / 2, np.pi / 2, samples + 1)
+    lon_c, lat_c = 0.5 * (lon[1:] + lon[:-1]), 0.5 * (lat[1:] + lat[:-1])
+    return lon, lat, from_lonlat(*np.meshgrid(lon_c, lat_c))
+
+
+def _circle_grid(samples):
+    theta = np.linspace(-np.pi, np.pi, 8 * as_int(samples, "samples", min_value=8) + 1)
+    return theta, np.column_stack([np.cos(theta), np.sin(theta)])
+
+
+def sample(rho, samples: int | None = None):
+    """The density relative to uniform on the plotting grid.
+
+    Returns
+    -------
+    (lon_edges (2s+1,), lat_edges (s+1,), values (s, 2s)) on S^2, or (theta (8s+1,), values)
+    on S^1, with s = ``samples``.
+    """
+    samples = SAMPLES if samples is None else samples
+    d = _dim(rho)
+    if d == 2:
+        theta, pts = _circle_grid(samples)
+        return theta, relative_density(rho, pts)
+    if d != 3:
+        raise ValueError(f"rho must live on S^1 or S^2 to be mapped, got points in R^{d}")
+    lon, lat, pts = _grid(samples)
+    return lon, lat, relative_density(rho, pts.reshape(-1, 3)).reshape(pts.shape[:2])
+
+
+def colour_limits(values, norm="log", vmin=None, vmax=None, decades: float = DECADES):
+    """Colour limits shared by several arrays of values.
+
+    ``vmax`` defaults to the largest value; ``vmin`` to the smallest value for a linear scale
+    (0 when all values are non-negative) and, for a log scale, to the smallest positive value
+    but at most ``decades`` below ``vmax``.
+
+    Parameters
+    ----------
+    values : array_like or list of array_like
+    norm : {"log", "linear"}
+    vmin, vmax : float, optional
+
+    Returns
+    -------
+    (float, float)
+    """
+    norm = choose(norm, "norm", NORMS)
+    flat = np.concatenate([np.ravel(np.asarray(v, float)) for v in _as_list(values)])
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        raise ValueError("values must hold at least one finite number, got none")
+    hi = float(flat.max()) if vmax is None else float(vmax)
+    if vmin is not None:
+        lo = float(vmin)
+    elif norm == "linear":
+        lo = min(0.0, float(flat.min()))
+    else:
+        pos = flat[flat > 0]
+        lo = max(float(pos.min()) if pos.size else hi, hi * 10.0**-decades)
+    if norm == "log" and not lo > 0:
+        raise ValueError(f"vmin must be positive on a log scale, got {lo}")
+    if not hi > lo:
+        hi = lo * (1 + 1e-6) if lo > 0 else lo + 1.0  # a constant density: any range shows it
+    return lo, hi
+
+
+def _as_list(values):
+    return values if isinstance(values, (list, tuple)) else [values]
+
+
+def make_norm(norm="log", vmin=None, vmax=None):
+    """A matplotlib norm: ``"log"`` (LogNorm), ``"linear"`` (Normalize) or a Normalize as is."""
+    from matplotlib.colors import LogNorm, Normalize
+
+    if isinstance(norm, Normalize):
+        return norm
+    norm = choose(norm, "norm", NORMS)
+    return (LogNorm if norm == "log" else Normalize)(vmin=vmin, vmax=vmax)
+
+
+def _limits_of(norm, values, vmin, vmax):
+    from matplotlib.colors import LogNorm, Normalize
+
+    if isinstance(norm, Normalize):
+        kind = "log" if isinstance(norm, LogNorm) else "linear"
+        vmin = norm.vmin if norm.vmin is not None else vmin
+        vmax = norm.vmax if norm.vmax is not None else vmax
+        return kind, colour_limits(values, kind, vmin, vmax)
+    return norm, colour_limits(values, norm, vmin, vmax)
+
+
+def _tokens(tokens, d):
+    if tokens is None:
+        return None
+    return as_points(tokens, "tokens", d=d)
+
+
+def density_map(
+    rho,
+    ax=None,
+    projection: str = "mollweide",
+    tokens=None,
+    norm="log",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cmap="viridis",
+    samples: int | None = None,
+    colorbar: bool = True,
+    title: str | None = None,
+    width: float = COLUMN,
+):
+    r"""Map of a density on the whole sphere, tokens on top.
+
+    On :math:`S^2`: an equal-area map (Mollweide or Hammer; longitude 0 in the centre, the
+    north pole on top) of :math:`\rho/\bar\rho`, sampled on a grid of ``samples`` x
+    ``2 samples`` points. On :math:`S^1`: :math:`\rho/\bar\rho` against the angle
+    :math:`\theta \in [-\pi, \pi]` (log y axis when ``norm="log"``), with a histogram of the
+    tokens on the same scale.
+
+    Parameters
+    ----------
+    rho : Density or flow-map density
+        Anything with ``evaluate(points)``, ``integrate()`` and ``space.dim`` (or
+        ``quadrature_measure()``), on :math:`S^1` or :math:`S^2`.
+    ax : matplotlib Axes, optional
+        On S^2 an axes of the same ``projection`` (``fig.add_subplot(projection="mollweide")``);
+        a new figure ``width`` inches wide is made when omitted.
+    projection : {"mollweide", "hammer"}
+    tokens : array_like, shape (n, d), optional
+        Drawn as small red dots (S^2) or a histogram (S^1).
+    norm : {"log", "linear"} or matplotlib.colors.Normalize
+    vmin, vmax : float, optional
+        Colour (S^2) or y (S^1) limits, relative to uniform; see :func:`colour_limits`.
+        Values below ``vmin`` get the lowest colour.
+    cmap : str or Colormap
+    samples : int, optional
+        Grid rows over the latitude (default 360, i.e. 0.5 degree).
+    colorbar : bool
+        Draw a labelled horizontal colour bar under the map (S^2).
+    title : str, optional
+    width : float
+        Width in inches of the new figure (3.4 column, 7 page).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The map's axes; on S^2 its first collection is the mesh (``.norm``, ``.cmap``).
+    """
+    projection = choose(projection, "projection", PROJECTIONS)
+    d = _dim(rho)
+    tokens = _tokens(tokens, d)
+    with style():
+        if d == 2:
+            theta, values = sample(rho, samples)
+            kind, (lo, hi) = _limits_of(norm, values, vmin, vmax)
+            ax = _axes(ax, None, width, 0.62)
+            _circle_curve(ax, theta, values, tokens, kind, lo, hi)
+        else:
+            lon, lat, values = sample(rho, samples)
+            kind, (lo, hi) = _limits_of(norm, values, vmin, vmax)
+            ax = _axes(ax, projection, width, 0.62 if colorbar else 0.52)
+            mesh = _sphere_mesh(ax, lon, lat, values, make_norm(norm, lo, hi), cmap)
+            _sphere_tokens(ax, tokens)
+            if colorbar:
+                _colorbar(ax.figure, mesh, ax, below=values.min() < lo)
+        if title:
+            ax.set_title(title)
+        finish(ax)
+    return ax
+
+
+def _axes(ax, projection, width, aspect):
+    if ax is None:
+        return figure(width, aspect=aspect).add_subplot(projection=projection)
+    if projection is not None and getattr(ax, "name", None) != projection:
+        raise ValueError(
+            f"ax must be a {projection!r} axes for a map on S^2, got a {ax.name!r} axes "
+            f"(make it with fig.add_subplot(projection={projection!r}))"
+        )
+    return ax
+
+
+def _sphere_mesh(ax, lon, lat, values, norm, cmap):
+    clipped = np.clip(values, norm.vmin, None)  # below the range: the lowest colour, not blank
+    mesh = ax.pcolormesh(lon, lat, clipped, norm=norm, cmap=cmap, shading="flat",
+                         rasterized=True, linewidth=0, antialiased=False)  # fmt: skip
+    ax.set_xticks(np.radians([-120, -60, 0, 60, 120]))
+    ax.set_xticklabels([])  # longitude labels would sit on the density
+    ax.set_yticks(np.radians([-60, -30, 0, 30, 60]))
+    ax.grid(True, color="w", linewidth=0.3, alpha=0.5)
+    return mesh
+
+
+def _sphere_tokens(ax, tokens):
+    if tokens is not None:
+        lon, lat = lonlat(tokens)
+        ax.scatter(lon, lat, **TOKEN_STYLE)
+
+
+def _colorbar(fig, mesh, ax, below=False):
+    bar = fig.colorbar(mesh, ax=ax, orientation="horizontal", shrink=0.7, aspect=30,
+                       pad=0.04, extend="min" if below else "neither")  # fmt: skip
+    return style_colorbar(bar)
+
+
+def log_ticks(axis, lo, hi) -> None:
+    """Plain-number ticks on a log axis: 1-2-5 per decade over two decades or less, else 1-3
+    (``10^k`` alone leaves a short range with one label)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    subs = (1.0, 2.0, 5.0) if np.log10(hi / lo) <= 2.0 else (1.0, 3.0)
+    axis.set_major_locator(LogLocator(subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
+
+
+def style_colorbar(bar):
+    """Label a density colour bar, plain-number log ticks, 8 pt, bands as vectors."""
+    from matplotlib.colors import LogNorm
+
+    if isinstance(bar.norm, LogNorm):
+        log_ticks(bar.ax.xaxis if bar.orientation == "horizontal" else bar.ax.yaxis,
+                  bar.norm.vmin, bar.norm.vmax)  # fmt: skip
+    bar.set_label(LABEL)
+    bar.ax.tick_params(labelsize=8, width=0.6)
+    bar.outline.set_linewidth(0.5)
+    bar.solids.set_rasterized(False)  # 256 vector bands: the map is the only raster
+    return bar
+
+
+def _circle_curve(ax, theta, values, tokens, kind, lo, hi):
+    if tokens is not None:
+        ang = np.arctan2(tokens[:, 1], tokens[:, 0])
+        bins = max(16, min(180, int(np.sqrt(len(ang)) * 2)))
+        # density=True integrates to 1 over the angle; times 2 pi is relative to uniform
+        h, edges = np.histogram(ang, bins=bins, range=(-np.pi, np.pi), density=True)
+        ax.stairs(np.maximum(2 * np.pi * h, lo), edges, fill=True, color="#d62728", alpha=0.35,
+                  linewidth=0, label=f"{len(ang)} tokens")  # fmt: skip
+    ax.plot(theta, np.clip(values, lo, None), color="#1f4e9c", lw=1.0, label="density")
+    ax.set_yscale("log" if kind == "log" else "linear")
+    ax.set_ylim(lo, hi * (1.3 if kind == "log" else 1.05))
+    ax.set_xlim(-np.pi, np.pi)
+    ax.set_xticks(np.pi * np.array([-1, -0.5, 0, 0.5, 1]),
+                  [r"$-\pi$", r"$-\pi/2$", "$0$", r"$\pi/2$", r"$\pi$"])  # fmt: skip
+    ax.set_xlabel(r"angle $\theta$")
+    ax.set_ylabel(LABEL)
+    if tokens is not None:
+        ax.legend(loc="upper right")
+
+
+def _frames(solution, times):
+    """Indices of the output frames nearest to ``times`` and the densities there."""
+    t = np.asarray(solution.t, float)
+    times = np.atleast_1d(np.asarray(t if times is None else times, float))
+    if times.ndim != 1 or times.size == 0:
+        raise ValueError(f"times must be a non-empty 1-D list of times, got shape {times.shape}")
+    ks = [int(np.argmin(np.abs(t - s))) for s in times]
+    get = solution.density if callable(getattr(solution, "density", None)) else None
+    rhos = [get(k) if get else solution.densities[k] for k in ks]
+    return [float(t[k]) for k in ks], rhos
+
+
+def _tokens_at(tokens, times):
+    if tokens is None:
+        return [None] * len(times)
+    if hasattr(tokens, "t") and hasattr(tokens, "x"):
+        tt = np.asarray(tokens.t, float)
+        return [np.asarray(tokens.x[int(np.argmin(np.abs(tt - s)))]) for s in times]
+    tokens = list(tokens)
+    if len(tokens) != len(times):
+        raise ValueError(f"tokens must hold one (n, d) array per time ({len(times)}), "
+                         f"got {len(tokens)}")  # fmt: skip
+    return tokens
+
+
+def density_maps(
+    solution,
+    times=None,
+    tokens=None,
+    ncols: int | None = None,
+    projection: str = "mollweide",
+    norm="log",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cmap="viridis",
+    samples: int | None = None,
+    width: float = PAGE,
+):
+    """A grid of maps at several times, with one colour range and one colour bar.
+
+    Parameters
+    ----------
+    solution : DensitySolution or SavedRun
+        Anything with ``t`` and ``densities`` (or ``density(k)``).
+    times : array_like, optional
+        Times to show (the nearest output frames; all frames when omitted).
+    tokens : Trajectory, or list of (n, d) arrays, optional
+        Tokens at the same times (a Trajectory is read at its frame nearest each time).
+    ncols : int, optional
+        Panels per row (default: all in one row up to 4, else 3).
+    projection, norm, vmin, vmax, cmap, samples
+        As in :func:`density_map`; the limits are computed over all panels when not given.
+    width : float
+        Figure width in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ts, rhos = _frames(solution, times)
+    toks = _tokens_at(tokens, ts)
+    d = _dim(rhos[0])
+    grids = [sample(r, samples) for r in rhos]
+    kind, (lo, hi) = _limits_of(norm, [g[-1] for g in grids], vmin, vmax)
+    ncols = (
+        (len(ts) if len(ts) <= 4 else 3) if ncols is None else as_int(ncols, "ncols", min_value=1)
+    )
+    nrows = -(-len(ts) // ncols)
+    panel = width / ncols
+    with style():
+        # panel height: the map (half its width) or curve, plus its title; then the colour bar
+        fig = figure(width, height=nrows * (panel * (0.62 if d == 2 else 0.5) + 0.3) + 0.6)
+        proj = None if d == 2 else choose(projection, "projection", PROJECTIONS)
+        axes = [fig.add_subplot(nrows, ncols, i + 1, projection=proj) for i in range(len(ts))]
+        mesh = None
+        for ax, s, g, x in zip(axes, ts, grids, toks, strict=True):
+            x = _tokens(x, d)
+            if d == 2:
+                _circle_curve(ax, g[0], g[1], x, kind, lo, hi)
+            else:
+                mesh = _sphere_mesh(ax, g[0], g[1], g[2], make_norm(norm, lo, hi), cmap)
+                _sphere_tokens(ax, x)
+            ax.set_title(f"$t = {s:g}$")
+            finish(ax)
+        if mesh is not None:
+            below = min(float(g[-1].min()) for g in grids) < lo
+            bar = fig.colorbar(mesh, ax=axes, orientation="horizontal", shrink=0.5, aspect=40,
+                               pad=0.03, extend="min" if below else "neither")  # fmt: skip
+            style_colorbar(bar)
+    return fig
