@@ -24,8 +24,10 @@ from .eulerian.transport import UpwindTransport
 from .field.kernels import normalize, tangent
 from .field.registry import EVALUATORS
 from .field.tokens import token_rhs
+from .field.zonal import ZonalField
 from .model import Attention
 from .schemes import SCHEMES, Problem, Stats, cfl_step
+from .sphere.zonal import meridian_tangent, polar_angle
 
 __all__ = [
     "DENSITY_SCHEMES",
@@ -283,6 +285,8 @@ def attention_field(model, space, field: str = "auto", **options):
     **options
         Passed to the evaluator.
     """
+    if space.mesh.kind == "zonal":
+        return zonal_attention_field(model, space, field)
     if model.dim is not None and model.dim != space.dim:
         raise ValueError(
             f"model acts in dimension d = {model.dim} but the mesh lies in R^{space.dim}"
@@ -294,6 +298,32 @@ def attention_field(model, space, field: str = "auto", **options):
     def at(t, c):
         y, w = Density(space, c).quadrature_measure()
         return tangent(x, evaluator(model, x, y, np.maximum(w, 0.0), **options))
+
+    return at
+
+
+def zonal_attention_field(model, space, field: str = "auto"):
+    r"""``field(t, c) -> u`` on a zonal mesh: the closed-form field of DESIGN §2d.
+
+    The density's quadrature measure is a law of the polar angle (each atom a ring), so the
+    field comes from :class:`meanfield.field.zonal.ZonalField` (kernel tables built once for
+    the fixed quadrature and velocity points) and is returned as the ambient tangent vector
+    :math:`\dot\theta\, dx/d\theta` at :attr:`DG.velocity_points`.
+    """
+    if field not in ("auto", "direct"):
+        raise ValueError(
+            f"field must be 'auto' or 'direct' on a zonal mesh (the closed-form zonal field of "
+            f"Bessel functions; no spectral expansion there), got {field!r}"
+        )
+    d = space.mesh.d
+    x = space.velocity_points
+    theta = polar_angle(x)
+    tangent_dir = meridian_tangent(theta, d)
+    zonal = ZonalField(model, d, theta, polar_angle(space.quadrature_points))
+
+    def at(t, c):
+        _, w = Density(space, c).quadrature_measure()
+        return zonal(np.maximum(w, 0.0))[:, None] * tangent_dir
 
     return at
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.integrate import solve_ivp
-from scipy.special import gammaln, ive
+from scipy.special import gammaln, hyp0f1, ive
 
 from ._checks import as_int, as_real_array, as_scalar, as_times
 
 __all__ = [
     "growth_rate",
     "critical_diffusion",
+    "log_ive",
     "funk_hecke_eigenvalue",
     "fastest_mode",
     "two_token_rhs",
@@ -79,9 +80,40 @@ def _degrees(ell) -> np.ndarray:
 def _log_lambda(ells, beta: float, d: int):
     r""":math:`\log\lambda_\ell` for beta > 0 (``-inf`` where the Bessel value underflows)."""
     nu = d / 2.0 - 1.0
-    with np.errstate(divide="ignore"):
-        log_i = np.log(ive(ells + nu, beta)) + beta
-    return log_i + gammaln(d / 2.0) + nu * np.log(2.0 / beta)
+    return log_ive(ells + nu, beta) + beta + gammaln(d / 2.0) + nu * np.log(2.0 / beta)
+
+
+#: Below this ``ive`` is treated as underflowed and the power series takes over.
+IVE_TINY = 1e-280
+
+
+def log_ive(nu, x) -> np.ndarray:
+    r""":math:`\log(I_\nu(x) e^{-x})` for :math:`x > 0`, finite where ``ive`` underflows.
+
+    ``log(ive(nu, x))`` where that is above :data:`IVE_TINY`; otherwise (large :math:`\nu`,
+    small x: e.g. :math:`I_{511}(9) \approx e^{-1911}`) the series
+    :math:`I_\nu(x) = \frac{(x/2)^\nu}{\Gamma(\nu+1)}\, {}_0F_1(;\nu+1; x^2/4)`, whose
+    :math:`{}_0F_1` is then of order one.
+
+    Parameters
+    ----------
+    nu : float or array_like
+        Order, :math:`\nu > -1`.
+    x : float or array_like
+        Positive arguments (broadcast against ``nu``).
+
+    Returns
+    -------
+    ndarray
+    """
+    nu, x = np.broadcast_arrays(np.asarray(nu, dtype=float), np.asarray(x, dtype=float))
+    v = ive(nu, x)
+    out = np.empty(v.shape)
+    good = v > IVE_TINY
+    out[good] = np.log(v[good])
+    n, y = nu[~good], x[~good]
+    out[~good] = n * np.log(y / 2) - gammaln(n + 1) + np.log(hyp0f1(n + 1, y * y / 4)) - y
+    return out
 
 
 def _reduced_rate(ells, beta: float, d: int, normalized: bool):
@@ -94,8 +126,9 @@ def _reduced_rate(ells, beta: float, d: int, normalized: bool):
     if beta == 0.0:
         return np.where(ells == 1, 1.0 / d, 0.0)
     if normalized:
-        # ratio of scaled Bessel functions: the e^beta factors cancel, no overflow
-        return ive(ells + nu, beta) / (beta * ive(nu, beta))
+        # ratio of scaled Bessel functions: the e^beta factors cancel, no overflow; in logs,
+        # so that d = 1024 (where ive(nu, beta) itself underflows) stays finite
+        return np.exp(log_ive(ells + nu, beta) - log_ive(nu, beta)) / beta
     with np.errstate(over="ignore"):
         return np.exp(_log_lambda(ells, beta, d) - np.log(beta))
 

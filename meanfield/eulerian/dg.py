@@ -20,7 +20,7 @@ import basix
 import numpy as np
 
 from .._checks import as_int, as_points, choose
-from ..sphere.geometry import reference_cell, reference_vertices, surface_gradients
+from ..sphere.geometry import cell_map, reference_cell, reference_vertices, surface_gradients
 from ..sphere.mesh import SphereMesh
 from ..sphere.quadrature import (
     PointLocator,
@@ -88,7 +88,7 @@ class DG:
         quadrature_degree = as_int(quadrature_degree, "quadrature_degree", min_value=2 * degree)
         self.mesh = mesh
         self.degree = degree
-        self.tdim = mesh.dim - 1
+        self.tdim = mesh.tdim
         self.element = basix.create_element(
             basix.ElementFamily.P,
             reference_cell(mesh),
@@ -101,6 +101,7 @@ class DG:
         self._build_volume()
         self._build_facets()
         self._locator = None
+        self._weight = None
 
     # ------------------------------------------------------------------ precomputation
     def tabulate(self, xi: np.ndarray, derivatives: int = 0) -> np.ndarray:
@@ -213,27 +214,62 @@ class DG:
         choose(method, "method", ("l2", "nodal"))
         if method == "nodal":
             x = self.map_reference(self.element.points)
-            vals = _function_values(f, x.reshape(-1, self.dim))
+            x = x.reshape(-1, self.dim)
+            vals = _function_values(f, x)
             if vals.ndim != 1:
                 raise ValueError(f"f must return shape ({x.shape[0]},), got {vals.shape}")
+            vals = self.from_sphere(vals, x)
             return Density(self, vals.reshape(self.mesh.n_cells, self.n_basis))
         vals = _function_values(f, self.quadrature_points)
         if vals.ndim != 1:
             raise ValueError(f"f must return one value per point, got shape {vals.shape}")
+        vals = self.from_sphere(vals, self.quadrature_points)
         b = np.einsum("kq,kq,qi->ki", self.quadrature.weights, vals.reshape(-1, self.phi.shape[0]),
                       self.phi)  # fmt: skip
         return Density(self, np.einsum("kij,kj->ki", self.mass_inverse, b))
 
+    def from_sphere(self, values: np.ndarray, points: np.ndarray) -> np.ndarray:
+        r"""Values of a sphere density at points (m, d) as values of the space's unknown.
+
+        The identity on S^1 and S^2; on a zonal mesh the line density of the polar angle,
+        :math:`g = \rho\, w_d(\theta)` (see :mod:`meanfield.sphere.zonal`).
+        """
+        return values * np.exp(self.mesh.log_weight(points))
+
+    def to_sphere(self, coefficients: np.ndarray, cells: np.ndarray, xi: np.ndarray) -> np.ndarray:
+        r"""Sphere density at reference points ``xi`` (m, t) of ``cells`` (m,) of the member of
+        the space with ``coefficients`` (n_cells, n_basis): the inverse of
+        :meth:`from_sphere`.
+
+        On a zonal mesh :math:`\rho = g_h / w_h`, with :math:`w_h` the member of the space
+        that approximates the weight (the line density of the uniform measure), so that the
+        ratio is as accurate as g near the poles and exactly 1 for the uniform density. Where
+        :math:`w_h \le 0` (its polynomial can dip near a pole) the cell's mass over its zone
+        measure is returned; where that zone measure underflows (d of several hundred, near a
+        pole) a positive mass gives ``inf``: :math:`\rho` itself exceeds float64 there.
+        """
+        phi = self.tabulate(xi)
+        values = np.einsum("mi,mi->m", phi, coefficients[cells])
+        if self.mesh.kind != "zonal":
+            return values
+        if self._weight is None:
+            self._weight = self.interpolate(lambda x: np.ones(len(x))).coefficients
+        w = np.einsum("mi,mi->m", phi, self._weight[cells])
+        mass = np.sum(self.mean_rows[cells] * coefficients[cells], axis=1) * self.areas[cells]
+        zone = self.mesh.zone_measures[cells]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            fallback = np.where(mass <= 0, 0.0, mass / np.where(zone > 0, zone, 0.0))
+            return np.where(w > 0, values / np.where(w > 0, w, 1.0), fallback)
+
     def map_reference(self, xi: np.ndarray) -> np.ndarray:
         """Physical points of reference points ``xi`` (m, t) in every cell, (n_cells, m, d)."""
-        from ..sphere.geometry import curved_map
-
-        return curved_map(self.mesh.points[self.mesh.cells], np.asarray(xi, dtype=float))[0]
+        return cell_map(self.mesh, np.asarray(xi, dtype=float))[0]
 
     def locate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cell index (m,) and reference coordinates (m, t) of points on the sphere."""
         if self._locator is None:
-            self._locator = PointLocator(self.mesh)
+            # a zonal mesh locates by bisection of the polar angle
+            self._locator = self.mesh if self.mesh.kind == "zonal" else PointLocator(self.mesh)
         return self._locator.locate(points)
 
     def __repr__(self) -> str:
@@ -282,8 +318,7 @@ class Density:
         """
         x = as_points(points, "points", d=self.space.dim)
         cells, xi = self.space.locate(x)
-        phi = self.space.tabulate(xi)
-        return np.einsum("mi,mi->m", phi, self.coefficients[cells])
+        return self.space.to_sphere(self.coefficients, cells, xi)
 
     def integrate(self, f=None):
         r""":math:`\int f \rho \, dS` (the mass when ``f`` is None).
@@ -319,6 +354,10 @@ class Density:
         -------
         ndarray, shape (n, d)
         """
+        if self.space.mesh.kind == "zonal":
+            from .sampling import sample_zonal
+
+            return sample_zonal(self, n, rng)
         from .sampling import sample_density
 
         return sample_density(self, n, rng)
@@ -348,7 +387,8 @@ class Density:
 
         q = cell_quadrature(space.mesh, as_int(deg, "quadrature_degree", min_value=0))
         rho = self.coefficients @ space.tabulate(q.reference_points).T
-        f = _function_values(exact, q.points.reshape(-1, space.dim), "exact").reshape(rho.shape)
+        x = q.points.reshape(-1, space.dim)
+        f = space.from_sphere(_function_values(exact, x, "exact"), x).reshape(rho.shape)
         e, W = rho - f, q.weights
         return {
             "l1": float(np.sum(W * np.abs(e)) / np.sum(W * np.abs(f))),

@@ -26,7 +26,7 @@ import numpy as np
 from .._checks import as_int, as_rng
 from ..sphere.geometry import curved_map, metric_determinant
 
-__all__ = ["sample_density"]
+__all__ = ["sample_density", "sample_zonal", "sample_polar_angles"]
 
 
 def _barycentric(xi: np.ndarray) -> np.ndarray:
@@ -127,3 +127,53 @@ def sample_density(density, n, rng=None, batch: int = 1 << 16) -> np.ndarray:
         out[have : have + len(take)] = take
         have += len(take)
     return out
+
+
+def sample_polar_angles(density, n, rng=None, batch: int = 1 << 16) -> np.ndarray:
+    r"""Draw n polar angles exactly from the line density g of a zonal Density, shape (n,).
+
+    On a zonal mesh the DG unknown is the density of the law of :math:`\theta` with respect to
+    :math:`d\theta`, a polynomial in :math:`\xi = (\theta - \theta_a)/\Delta\theta` on each
+    cell: rejection against its largest Bernstein coefficient, cells proposed in proportion to
+    that bound times :math:`\Delta\theta`.
+    """
+    n = as_int(n, "n", min_value=1)
+    rng = as_rng(rng)
+    space = density.space
+    mesh = space.mesh
+    bound = np.maximum(bernstein_maxima(density), 0.0)
+    weight = bound * mesh.areas
+    if not np.any(weight > 0):
+        raise ValueError("density must have positive mass to be sampled, got rho <= 0 everywhere")
+    prob = weight / weight.sum()
+    out, have = np.empty(n), 0
+    while have < n:
+        cells = rng.choice(len(prob), size=batch, p=prob)
+        xi = rng.random((batch, 1))
+        g = np.einsum("mi,mi->m", space.tabulate(xi), density.coefficients[cells])
+        accept = rng.random(batch) * bound[cells] < g
+        take = (mesh.breakpoints[cells] + mesh.areas[cells] * xi[:, 0])[accept][: n - have]
+        out[have : have + len(take)] = take
+        have += len(take)
+    return out
+
+
+def sample_zonal(density, n, rng=None) -> np.ndarray:
+    r"""Tokens in :math:`\mathbb{R}^d` from a zonal density: :math:`x = \cos\theta\, e_d +
+    \sin\theta\, (u, 0)` with :math:`\theta` drawn from the density's line density
+    (:func:`sample_polar_angles`) and u uniform on :math:`S^{d-2}` (d = 2: a random sign).
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+        Unit vectors.
+    """
+    rng = as_rng(rng)
+    theta = sample_polar_angles(density, n, rng)
+    d = density.space.dim
+    u = rng.standard_normal((theta.size, d - 1))
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    x = np.empty((theta.size, d))
+    x[:, :-1] = np.sin(theta)[:, None] * u
+    x[:, -1] = np.cos(theta)
+    return x

@@ -1,6 +1,7 @@
-"""Sphere meshes: :class:`SphereMesh` (circle, icosphere, read, from_arrays), their validation,
-topology, curved cell geometry and quadrature."""
+"""Sphere meshes: :class:`SphereMesh` (circle, icosphere, zonal, read, from_arrays), their
+validation, topology, curved cell geometry and quadrature."""
 
 from .mesh import SphereMesh
+from .zonal import ZonalMesh
 
-__all__ = ["SphereMesh"]
+__all__ = ["SphereMesh", "ZonalMesh"]

@@ -35,8 +35,16 @@ __all__ = [
 
 
 def reference_cell(mesh: SphereMesh) -> basix.CellType:
-    """The basix reference cell of the mesh: interval on S^1, triangle on S^2."""
-    return basix.CellType.interval if mesh.dim == 2 else basix.CellType.triangle
+    """The basix reference cell of the mesh: interval on S^1 and zonal meshes, triangle on S^2."""
+    return basix.CellType.interval if mesh.tdim == 1 else basix.CellType.triangle
+
+
+def cell_map(mesh: SphereMesh, xi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points (n_cells, m, d) and Jacobians (n_cells, m, d, t) of reference points ``xi`` (m, t)
+    in every cell: :func:`curved_map` on S^1/S^2, the mesh's own map on a zonal mesh."""
+    if mesh.kind == "zonal":
+        return mesh.reference_map(xi)
+    return curved_map(mesh.points[mesh.cells], xi)
 
 
 def reference_vertices(tdim: int) -> np.ndarray:

@@ -22,7 +22,11 @@ import numpy as np
 from .topology import spherical_areas, topology
 from .validate import validate
 
-__all__ = ["SphereMesh"]
+__all__ = ["FAMILIES", "SphereMesh"]
+
+#: Constructors of the mesh families that live in their own modules, by name (filled when
+#: :mod:`meanfield.sphere.zonal` is imported, which ``meanfield.sphere`` always does).
+FAMILIES: dict = {}
 
 
 class SphereMesh:
@@ -114,6 +118,26 @@ class SphereMesh:
             raise ValueError(f"path {str(path)!r} could not be read by pyvista: {err}") from None
         return cls.from_arrays(*_arrays_from_pyvista(data, path))
 
+    @classmethod
+    def zonal(cls, d, cells) -> SphereMesh:
+        r"""The polar-angle interval of :math:`S^{d-1}` (axis e_d) for zonal densities.
+
+        Parameters
+        ----------
+        d : int
+            Ambient dimension, d >= 2 (up to :data:`meanfield.sphere.zonal.D_MAX`).
+        cells : int or array_like
+            Number of uniform cells in the polar angle :math:`[0, \pi]`, or increasing
+            breakpoints from 0 to :math:`\pi` (e.g. refined near the poles).
+
+        Returns
+        -------
+        ZonalMesh
+            See :mod:`meanfield.sphere.zonal` (the DG unknown on it is the line density of
+            the polar angle; points are returned on the meridian in :math:`\mathbb{R}^d`).
+        """
+        return FAMILIES["zonal"](d, cells)
+
     # ------------------------------------------------------------------ operations
     def refine(self) -> SphereMesh:
         """Split every cell at its projected arc midpoints (2 intervals, or 4 triangles)."""
@@ -162,6 +186,22 @@ class SphereMesh:
         if Path(path).suffix.lower() == ".vtu":
             mesh = mesh.cast_to_unstructured_grid()
         mesh.save(str(path))
+
+    # ------------------------------------------------------------------ geometry hooks
+    @property
+    def kind(self) -> str:
+        """Mesh family: "circle", "sphere", or "zonal" (:mod:`meanfield.sphere.zonal`)."""
+        return "circle" if self.dim == 2 else "sphere"
+
+    @property
+    def tdim(self) -> int:
+        """Dimension of the cells (1 on S^1, 2 on S^2)."""
+        return self.dim - 1
+
+    def log_weight(self, points: np.ndarray) -> np.ndarray:
+        """Log of the factor from a sphere density to the density the DG space holds: zeros
+        (the cell measure is the surface measure; a zonal mesh overrides this)."""
+        return np.zeros(len(points))
 
     # ------------------------------------------------------------------ properties
     @property

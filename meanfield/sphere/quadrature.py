@@ -14,7 +14,7 @@ import basix
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .geometry import curved_map, metric_determinant, reference_cell, reference_vertices
+from .geometry import cell_map, metric_determinant, reference_cell, reference_vertices
 from .mesh import SphereMesh
 
 __all__ = [
@@ -51,7 +51,7 @@ class CellQuadrature:
 def cell_quadrature(mesh: SphereMesh, degree: int) -> CellQuadrature:
     """Quadrature of the exact curved cells from basix's rule of the given degree."""
     xi, w = basix.make_quadrature(reference_cell(mesh), int(degree))
-    x, J = curved_map(mesh.points[mesh.cells], xi)
+    x, J = cell_map(mesh, xi)
     W = w * metric_determinant(J)
     W *= (mesh.areas / W.sum(axis=1))[:, None]
     return CellQuadrature(xi, w, x, J, W)
@@ -104,6 +104,9 @@ class FacetQuadrature:
 def facet_quadrature(mesh: SphereMesh, degree: int) -> FacetQuadrature:
     """Gauss quadrature (from basix) on the great-circle arcs, or the vertices on S^1."""
     f = mesh.topology.facets
+    if mesh.kind == "zonal":  # point facets on the meridian, none through the poles
+        x, weights, normals = mesh.facet_data()
+        return FacetQuadrature(np.zeros(1), x[:, None, :], weights[:, None], normals)
     if mesh.dim == 2:
         v = mesh.points[f[:, 0]]
         normals = np.column_stack([-v[:, 1], v[:, 0]])  # left cell ends here: outward = ccw
