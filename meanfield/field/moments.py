@@ -157,7 +157,7 @@ def jacobian_from_moments(model, s0, s1, s2, shift):
         both = unshift(np.concatenate([s1, s2.reshape(m, d * d)], axis=1), shift)
         F = both[:, :d] @ V.T
         cov = both[:, d:].reshape(m, d, d)
-    DF = np.einsum("ab,mbc,cd->mad", V, cov, A)
+    DF = (V @ cov) @ A  # (m, d, d) by broadcasting: cheaper than einsum for small d
     return F, DF
 
 
@@ -177,8 +177,9 @@ def divergence(x: np.ndarray, F: np.ndarray, DF: np.ndarray) -> np.ndarray:
     ndarray, shape (m,)
     """
     d = x.shape[1]
-    trace = np.einsum("maa->m", DF)
-    return trace - np.einsum("ma,mab,mb->m", x, DF, x) - (d - 1) * np.einsum("ma,ma->m", x, F)
+    trace = np.trace(DF, axis1=1, axis2=2)
+    xDx = np.sum((DF @ x[:, :, None])[:, :, 0] * x, axis=1)
+    return trace - xDx - (d - 1) * np.sum(x * F, axis=1)
 
 
 def ducc_moments(

@@ -42,7 +42,8 @@ def flow_rhs(state: FlowMap, model, field: str = "auto", moments: str = "auto", 
         The attention model (mean-field flow) or a prescribed velocity ``u(t, x)`` for points
         (m, d) returning (m, d) (its normal part is dropped).
     field : str
-        Evaluator of the field at the passive nodes (see :data:`meanfield.field.EVALUATORS`).
+        Evaluator of the field at the passive nodes (see :data:`meanfield.field.EVALUATORS`);
+        ``"auto"`` evaluates them in the same direct pass as the points' moments.
     moments : str
         Evaluator of the field and its Jacobian at the quadrature points
         (:data:`meanfield.field.moments.MOMENT_EVALUATORS`).
@@ -68,7 +69,10 @@ def flow_rhs(state: FlowMap, model, field: str = "auto", moments: str = "auto", 
         evaluator = EVALUATORS[field]
         moment_evaluator = MOMENT_EVALUATORS[moments]
         keep = masses > 0
-        opts = {k: v for k, v in options.items()}
+        opts = dict(options)
+        # with "auto" and direct moments the nodes ride along as extra targets of the moments
+        # pass (the exponentials dominate; the Jacobian columns cost little)
+        joint = field == "auto" and moments in ("auto", "direct") and not opts
 
     def rhs(t, y):
         pts, nodes, _ = state.unpack(y)
@@ -89,9 +93,14 @@ def flow_rhs(state: FlowMap, model, field: str = "auto", moments: str = "auto", 
             out[v.size :] = 0.0
         else:
             src, w = x[keep], masses[keep]
-            F, DF = moment_evaluator(model, x, src, w)
-            vp = tangent(x, F)
-            vn = tangent(nd, evaluator(model, nd, src, w, **opts))
+            if joint:  # one pass: the nodes' field comes with the points' moments
+                F, DF = moment_evaluator(model, np.concatenate([x, nd]), src, w)
+                vp, vn = tangent(x, F[:P]), tangent(nd, F[P:])
+                F, DF = F[:P], DF[:P]
+            else:
+                F, DF = moment_evaluator(model, x, src, w)
+                vp = tangent(x, F)
+                vn = tangent(nd, evaluator(model, nd, src, w, **opts))
             out[: P * d] = vp.ravel()
             out[P * d : P * d + vn.size] = vn.ravel()
             out[P * d + vn.size :] = divergence(x, F, DF)

@@ -84,13 +84,14 @@ def fit_slope(ns, dists) -> float:
     return float(np.polyfit(np.log(ns), np.log(dists), 1)[0])
 
 
-def _solve_levels(d, levels, degree, model, f0, times, dt_max, metric, points, diffusion=0.0):
+def _solve_levels(d, levels, degree, model, f0, times, dt_max, metric, points, diffusion=0.0,
+                  scheme="eulerian"):  # fmt: skip
     """PDE solution, histograms and first moments per level and output time."""
     out = {}
     for level in levels:
         cpu = time.process_time()
         rho0 = DG(make_mesh(d, level), degree).interpolate(f0)
-        sol = solve_density(model, rho0, times, dt_max=dt_max, diffusion=diffusion)
+        sol = solve_density(model, rho0, times, scheme=scheme, dt_max=dt_max, diffusion=diffusion)
         out[level] = {
             "rho0": sol.densities[0],
             "hist": [metric.histograms(*density_measure(r, points)) for r in sol.densities],
@@ -117,6 +118,7 @@ def mean_field_study(
     field="spectral",
     progress=False,
     diffusion=0.0,
+    scheme="eulerian",
 ) -> dict:
     r"""Particles against the PDE: distance between empirical measures and densities.
 
@@ -161,6 +163,8 @@ def mean_field_study(
         Noise D >= 0: the tokens are noisy (:func:`solve_particles` with ``diffusion``, RK4 drift
         split with the Brownian step, generator ``default_rng([n, 16])`` for the ensemble of
         size n) and the PDE is the Fokker–Planck equation (IMEX).
+    scheme : {"eulerian", "lagrangian"}
+        Density scheme of :func:`meanfield.solve_density` (``dt_max`` caps either's step).
 
     Returns
     -------
@@ -182,7 +186,7 @@ def mean_field_study(
     cpu = {"pde": time.process_time()}
     diffusion = as_scalar(diffusion, "diffusion", min_value=0.0)
     pde = _solve_levels(
-        d, levels, degree, model, f0, times, dt_max, metric, density_points, diffusion
+        d, levels, degree, model, f0, times, dt_max, metric, density_points, diffusion, scheme
     )
     cpu["pde"] = time.process_time() - cpu["pde"]
     cpu["particles"] = cpu["distances"] = 0.0
@@ -223,7 +227,7 @@ def mean_field_study(
     return {
         "rows": rows, "mesh_errors": mesh_errors, "metric": metric.name, "d": d,
         "beta": beta, "normalized": normalized, "degree": degree, "ns": ns, "seeds": seeds,
-        "times": times, "levels": levels, "cpu_s": cpu,
+        "times": times, "levels": levels, "cpu_s": cpu, "scheme": scheme,
         "mass_drift": max(p["mass_drift"] for p in pde.values()),
     }  # fmt: skip
 
