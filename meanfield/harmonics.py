@@ -15,7 +15,7 @@ import numpy as np
 
 from ._checks import as_int, as_points
 
-__all__ = ["real_harmonic", "sphere_area"]
+__all__ = ["gegenbauer", "harmonic_dimension", "real_harmonic", "sphere_area"]
 
 
 def sphere_area(d: int) -> float:
@@ -23,6 +23,46 @@ def sphere_area(d: int) -> float:
     from scipy.special import gamma
 
     return float(2.0 * np.pi ** (d / 2.0) / gamma(d / 2.0))
+
+
+def gegenbauer(ell, d, s) -> np.ndarray:
+    r"""Normalised Gegenbauer polynomial :math:`\tilde C_\ell(s) = C_\ell^{(d/2-1)}(s) /
+    C_\ell^{(d/2-1)}(1)` (Chebyshev :math:`T_\ell` for d = 2), so :math:`\tilde C_\ell(1) = 1`.
+
+    :math:`\tilde C_\ell(\langle x, e\rangle)` is the zonal harmonic of degree
+    :math:`\ell` on :math:`S^{d-1}`; its mean square under the normalised measure is
+    :math:`1/N_\ell` (:func:`harmonic_dimension`). Evaluated by the three-term recurrence of
+    the normalised polynomials, stable for every d (no huge :math:`C_\ell(1)`).
+
+    Parameters
+    ----------
+    ell : int
+        Degree, >= 0.
+    d : int
+        Ambient dimension, >= 2.
+    s : array_like
+        Arguments in [-1, 1].
+    """
+    ell = as_int(ell, "ell", min_value=0)
+    d = as_int(d, "d", min_value=2)
+    s = np.asarray(s, dtype=float)
+    prev, cur = np.ones_like(s), s.copy()
+    if ell == 0:
+        return prev
+    # normalised recurrence: (k + d - 2) C_{k+1} = (2k + d - 2) s C_k - k C_{k-1}
+    for k in range(1, ell):
+        prev, cur = cur, ((2 * k + d - 2) * s * cur - k * prev) / (k + d - 2)
+    return cur
+
+
+def harmonic_dimension(ell, d) -> float:
+    r"""Dimension :math:`N_\ell` of the spherical harmonics of degree :math:`\ell` on
+    :math:`S^{d-1}`: :math:`\binom{\ell+d-1}{d-1} - \binom{\ell+d-3}{d-1}`."""
+    from scipy.special import comb
+
+    ell = as_int(ell, "ell", min_value=0)
+    d = as_int(d, "d", min_value=2)
+    return float(comb(ell + d - 1, d - 1) - (comb(ell + d - 3, d - 1) if ell >= 2 else 0.0))
 
 
 def real_harmonic(ell, m, x) -> np.ndarray:

@@ -1,0 +1,170 @@
+r"""Validation studies of the zonal reduction (DESIGN.md §2d): growth of Gegenbauer modes.
+
+A zonal perturbation :math:`\rho = 1 + \varepsilon\,\tilde C_\ell(s)` of the uniform measure
+on :math:`S^{d-1}` (:math:`\tilde C_\ell` the Gegenbauer polynomial normalised to 1 at s = 1,
+:func:`meanfield.harmonics.gegenbauer`) grows as :math:`e^{\gamma_\ell t}` with the rate of
+:func:`meanfield.theory.growth_rate`. The measured rate is
+:math:`\log(a(T)/a(0))/T` for the odd part :math:`a = (M_+ - M_-)/2` of the moments
+:math:`M_\pm = \int \tilde C_\ell\, d\mu_t` of the runs from :math:`\pm\varepsilon` (the odd part
+cancels the drift of the discrete uniform state and all even orders in :math:`\varepsilon`).
+
+Choice of T and :math:`\varepsilon`: :math:`T = \min(1/\gamma_\ell, 10/\gamma_{max})`, so the
+mode grows by at most e and faster modes, fed at third order, stay small;
+:math:`\varepsilon = \min(0.5, 10^{-4}\sqrt{N_\ell})` (:math:`N_\ell` the number of harmonics
+of degree :math:`\ell`): the perturbation where the mass lies is then
+:math:`\varepsilon/\sqrt{N_\ell} \le 10^{-4}`, linear, while its sup norm (at the poles, where a
+high-dimensional sphere has no mass) stays below 1/2. The round-off floor of the odd part is
+about :math:`10^{-16}\sqrt{N_\ell}/\varepsilon` relative, so a rate is measurable to 1% only
+when :math:`\gamma_\ell T` exceeds about 100 times that: for d = 1024, :math:`\ell = 5` and
+:math:`\beta \le 4` (:math:`\gamma_5 = 4.5\cdot 10^{-12}` and :math:`1.1\cdot 10^{-9}`) it is
+not, and the table says so.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .._checks import as_int
+from ..eulerian.dg import DG
+from ..harmonics import gegenbauer, harmonic_dimension
+from ..model import Attention
+from ..solve import solve_density
+from ..sphere.mesh import SphereMesh
+from ..theory import growth_rate
+
+__all__ = [
+    "GROWTH_DIMENSIONS",
+    "growth_breakpoints",
+    "measure_zonal_growth",
+    "zonal_growth_study",
+    "zonal_growth_table",
+]
+
+#: Dimensions of the zonal growth table of issue 15.
+GROWTH_DIMENSIONS = (3, 4, 8, 32, 128, 1024)
+#: Round-off of the odd part, relative, per unit of sqrt(N_l) / epsilon.
+ROUND_OFF = 1e-16
+
+
+def growth_breakpoints(d: int, cells: int) -> np.ndarray | int:
+    r"""Cells for a density near uniform on :math:`S^{d-1}`: uniform for d <= 8; otherwise
+    ``cells`` uniform cells within :math:`8/\sqrt d` of the equator (where the weight
+    :math:`\sin^{d-2}\theta` lives, width :math:`1/\sqrt d`) and cells of about
+    :math:`\pi/20` elsewhere."""
+    d = as_int(d, "d", min_value=2)
+    cells = as_int(cells, "cells", min_value=2)
+    if d <= 8:
+        return cells
+    w = min(np.pi / 2, 8.0 / np.sqrt(d))
+    fine = np.linspace(np.pi / 2 - w, np.pi / 2 + w, cells + 1)
+    coarse = np.linspace(0.0, np.pi, 21)
+    keep = (coarse < fine[0] - 1e-9) | (coarse > fine[-1] + 1e-9)
+    return np.unique(np.concatenate([coarse[keep], fine]))
+
+
+def measure_zonal_growth(
+    d, beta, ell, normalized=True, cells=32, degree=2, steps=20, ell_max=5
+) -> dict:
+    r"""Measured and predicted growth rate of the Gegenbauer mode of degree ``ell``.
+
+    Parameters
+    ----------
+    d : int
+        Ambient dimension.
+    beta : float
+        Inverse temperature (> 0).
+    ell : int
+        Degree, >= 1.
+    normalized : bool
+        SA or USA.
+    cells : int
+        Cells of :func:`growth_breakpoints`.
+    degree : int
+        DG degree.
+    steps : int
+        Time steps over [0, T] (``dt_max = T / steps``).
+    ell_max : int
+        Largest degree whose rate bounds T (see the module docstring).
+
+    Returns
+    -------
+    dict
+        ``d, beta, ell, model, theory, measured, rel_error, T, eps, resolvable, seconds``;
+        ``resolvable`` is False where the round-off floor of the odd part exceeds 1% of
+        :math:`\gamma_\ell T`.
+    """
+    start = time.perf_counter()
+    ell = as_int(ell, "ell", min_value=1)
+    rates = growth_rate(np.arange(1, max(ell, ell_max) + 1), beta, d, normalized)
+    gamma = float(rates[ell - 1])
+    T = min(1.0 / gamma, 10.0 / float(rates.max()))
+    n_ell = harmonic_dimension(ell, d)
+    eps = min(0.5, 1e-4 * np.sqrt(n_ell))
+    space = DG(SphereMesh.zonal(d, growth_breakpoints(d, cells)), degree)
+    model = Attention(beta, normalized=normalized)
+
+    def mode(x):
+        return gegenbauer(ell, d, x[:, -1])
+
+    moments = []
+    for sign in (1.0, -1.0):
+        rho0 = space.interpolate(lambda x, sign=sign: 1.0 + sign * eps * mode(x))
+        sol = solve_density(model, rho0, [0.0, T], dt_max=T / steps)
+        moments.append(np.array([r.integrate(mode) for r in sol.densities]))
+    odd = 0.5 * (moments[0] - moments[1])
+    measured = float(np.log(odd[1] / odd[0]) / T)
+    floor = ROUND_OFF * np.sqrt(n_ell) / eps
+    return {
+        "d": d,
+        "beta": float(beta),
+        "ell": ell,
+        "model": "SA" if normalized else "USA",
+        "theory": gamma,
+        "measured": measured,
+        "rel_error": measured / gamma - 1.0,
+        "T": T,
+        "eps": eps,
+        "resolvable": bool(100.0 * floor < gamma * T),
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def zonal_growth_study(
+    dims=GROWTH_DIMENSIONS, betas=(1.0, 4.0, 9.0), ells=range(1, 6), normalized=(True, False),
+    **options,
+) -> list[dict]:  # fmt: skip
+    """Rows of :func:`measure_zonal_growth` over the whole table (options passed on)."""
+    return [
+        measure_zonal_growth(d, b, ell, n, **options)
+        for d in dims
+        for b in betas
+        for n in normalized
+        for ell in ells
+    ]
+
+
+def zonal_growth_table(rows) -> str:
+    """A plain-text table: one line per (d, beta, model), relative errors for each degree."""
+    keys = sorted({(r["d"], r["beta"], r["model"]) for r in rows})
+    ells = sorted({r["ell"] for r in rows})
+    head = f"{'d':>5} {'beta':>4} {'model':>5} " + " ".join(f"{'l=' + str(e):>17}" for e in ells)
+    lines = [head, "     (each entry: theory gamma_l, measured/theory - 1; * = below floor)"]
+    for d, b, m in keys:
+        cells = []
+        for e in ells:
+            r = next(r for r in rows if (r["d"], r["beta"], r["model"], r["ell"]) == (d, b, m, e))
+            mark = " " if r["resolvable"] else "*"
+            cells.append(f"{r['theory']:8.2e} {r['rel_error']:+.1e}{mark}")
+        lines.append(f"{d:>5} {b:>4g} {m:>5} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m meanfield.studies.zonal
+    table = zonal_growth_study()
+    print(zonal_growth_table(table))
+    ok = [r for r in table if r["resolvable"]]
+    worst = max(abs(r["rel_error"]) for r in ok)
+    print(f"worst |error| over {len(ok)} resolvable entries: {worst:.2e}; ", end="")
+    print(f"{len(table) - len(ok)} below the floor")

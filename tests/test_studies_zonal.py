@@ -1,0 +1,40 @@
+"""Zonal validation studies (meanfield.studies.zonal): Gegenbauer growth against theory."""
+
+import numpy as np
+from scipy.special import iv
+
+from meanfield.studies.zonal import (
+    GROWTH_DIMENSIONS,
+    growth_breakpoints,
+    measure_zonal_growth,
+    zonal_growth_study,
+    zonal_growth_table,
+)
+
+
+def test_growth_of_gegenbauer_modes_over_the_whole_table():
+    # l = 1..5, d in {3, 4, 8, 32, 128, 1024}, beta in {1, 4, 9}, SA and USA: 180 rates
+    rows = zonal_growth_study()
+    assert len(rows) == 180 and {r["d"] for r in rows} == set(GROWTH_DIMENSIONS)
+    resolvable = [r for r in rows if r["resolvable"]]
+    worst = max(abs(r["rel_error"]) for r in resolvable)
+    assert worst < 0.01, zonal_growth_table(rows)
+    # only gamma_5 at d = 1024 for beta = 1 and 4 (4.5e-12 and 1.1e-9) lies below the round-off
+    # floor of the odd part; the table marks them
+    below = {(r["d"], r["ell"], r["beta"]) for r in rows if not r["resolvable"]}
+    assert below <= {(1024, 5, 1.0), (1024, 5, 4.0)}
+    assert "*" in zonal_growth_table(rows)
+
+
+def test_one_rate_by_hand():
+    r = measure_zonal_growth(8, 4.0, 2, normalized=True)
+    # gamma_2 = l (l + d - 2) I_{l+nu}(beta) / (beta I_nu(beta)), nu = 3, from scipy's iv
+    assert r["model"] == "SA" and abs(r["theory"] - 2 * 8 * iv(5, 4.0) / (4 * iv(3, 4.0))) < 1e-12
+    assert abs(r["rel_error"]) < 1e-3 and r["resolvable"]
+
+
+def test_breakpoints_refine_the_equator_in_high_dimension():
+    assert growth_breakpoints(8, 32) == 32
+    b = growth_breakpoints(1024, 32)
+    assert b[0] == 0.0 and b[-1] == np.pi and np.all(np.diff(b) > 0)
+    assert np.diff(b).min() < 0.02 < np.diff(b).max()
