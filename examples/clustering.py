@@ -8,9 +8,12 @@ growth rates).
 
 Figures (in ``out``):
 
-- ``circle_spacetime.png``: the S^1 density against angle and time next to the token angles;
+- ``circle_spacetime.png``: the S^1 density against angle and time next to the token angles
+  (coloured by the cluster they end in);
 - ``circle_final.png``: the S^1 density at the end with a histogram of the tokens;
-- ``sphere_t*.png``: the S^2 density rendered off-screen (pyvista) beside the tokens.
+- ``sphere_maps.png``: equal-area maps of the whole S^2 at the output times, tokens on top;
+- ``sphere_t*.png``: the S^2 density from a fixed camera and its antipode (pyvista), tokens on
+  the surface, one colour range for all times.
 
     python examples/clustering.py
 """
@@ -20,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 import meanfield as mf
+from meanfield import plot
 from meanfield.diagnostics import density_clusters, find_clusters
 from meanfield.initial import WhiteNoise
-from meanfield.plot import plot_circle_density, render_density
 from meanfield.theory import fastest_mode
 
 BETA = 9.0
@@ -49,8 +52,9 @@ def circle(small, out):
     t = np.linspace(0.0, t_end, 41 if small else 101)
     sol, traj = run_pair(mf.SphereMesh.circle(cells), WhiteNoise(2, 0.3, 8, 0), n, t)
     _spacetime(sol, traj, out / "circle_spacetime.png")
-    plot_circle_density(sol.densities[-1], out / "circle_final.png", tokens=traj.x[-1],
-                        title=f"S^1, beta = {BETA:g}, t = {t_end:g}")  # fmt: skip
+    ax = plot.density_map(sol.densities[-1], tokens=traj.x[-1],
+                          title=rf"$S^1$, $\beta = {BETA:g}$, $t = {t_end:g}$")  # fmt: skip
+    plot.save(ax.figure, out / "circle_final.png")
     pde, tokens = counts(sol, traj)
     return {
         "circle_clusters_pde": pde,
@@ -64,9 +68,12 @@ def sphere(small, out):
     level, n, t_end = (2, 300, 4.5) if small else (4, 4000, 8.0)
     t = np.linspace(0.0, t_end, 3)
     sol, traj = run_pair(mf.SphereMesh.icosphere(level), WhiteNoise(3, 0.5, 4, 0), n, t)
+    plot.save(plot.density_maps(sol, t, tokens=traj), out / "sphere_maps.png")
+    lo, hi = plot.colour_limits([plot.display_values(r) for r in sol.densities])
     for k, tk in enumerate(t):
-        render_density(sol.densities[k], out / f"sphere_t{tk:.1f}.png", tokens=traj.x[k],
-                       title=f"t = {tk:.1f}")  # fmt: skip
+        fig = plot.render_density(sol.densities[k], tokens=traj.x[k], vmin=lo, vmax=hi,
+                                  title=f"$t = {tk:.1f}$")  # fmt: skip
+        plot.save(fig, out / f"sphere_t{tk:.1f}.png")
     pde, tokens = counts(sol, traj, radius=0.15)
     return {
         "sphere_clusters_pde": pde,
@@ -89,28 +96,16 @@ def main(small: bool = False, out: str | Path = "out/clustering") -> dict:
 
 
 def _spacetime(sol, traj, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    theta = np.linspace(-np.pi, np.pi, 721)
-    pts = np.column_stack([np.cos(theta), np.sin(theta)])
-    rho = np.array([d.evaluate(pts) for d in sol.densities])
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4), dpi=110, sharey=True)
-    a.pcolormesh(sol.t, theta, np.log10(np.maximum(rho, 1e-4)).T, shading="auto", cmap="magma")
-    a.set_title("PDE density (log10)")
-    a.set_xlabel("t")
-    a.set_ylabel("angle (rad)")
-    ang = np.arctan2(traj.x[..., 1], traj.x[..., 0])
-    ang = np.where(np.abs(np.diff(ang, axis=0, prepend=ang[:1])) > np.pi, np.nan, ang)
-    b.plot(traj.t, ang, lw=0.4, color="tab:blue", alpha=0.5)
-    b.set_title(f"{traj.x.shape[1]} tokens sampled from the initial density")
-    b.set_xlabel("t")
-    fig.suptitle(f"Clustering on S^1, beta = {BETA:g}")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    """The S^1 density over (t, angle) beside the token angles, one page wide."""
+    fig = plot.figure(plot.PAGE, aspect=0.36)
+    a, b = fig.subplots(1, 2, sharey=True)
+    plot.density_spacetime(sol, ax=a, colorbar=False)
+    a.set_title(rf"density, $\beta = {BETA:g}$")
+    plot.trajectories(traj, ax=b, max_tokens=400)
+    b.set_title(f"{min(400, traj.x.shape[1])} of {traj.x.shape[1]} tokens")
+    b.set_ylabel("")
+    plot.maps.style_colorbar(fig.colorbar(a.collections[0], ax=[a, b], pad=0.01))
+    plot.save(fig, path)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ from pathlib import Path
 import numpy as np
 
 import meanfield as mf
-from meanfield.diagnostics import density_clusters, energy, find_clusters
+from meanfield import plot
+from meanfield.diagnostics import energy, find_clusters, measure_clusters
 from meanfield.initial import WhiteNoise
 
 RADIUS, MIN_MASS = 0.05, 0.02
@@ -134,13 +135,17 @@ def pde_and_tokens(beta, cells, n, t):
     rho0 = mf.DG(mf.SphereMesh.circle(cells), 1).interpolate(WhiteNoise(2, 0.3, 8, 0)).limit()
     sol = mf.solve_density(model, rho0, t, dt_max=0.1)
     traj = mf.solve_particles(model, rho0.sample(n, 1), t, dt=0.05)
+    # one cluster rule for both, at a radius of at least 2.5 cells
+    radius = max(RADIUS, 2.5 * rho0.space.mesh.resolution)
     return (
         sol,
         traj,
         {
-            "pde_counts": [density_clusters(d, min_mass=MIN_MASS).count for d in sol.densities],
+            "pde_counts": [
+                measure_clusters(d, radius=radius, min_mass=MIN_MASS).count for d in sol.densities
+            ],
             "token_counts": [
-                find_clusters(x, radius=RADIUS, min_mass=MIN_MASS).count for x in traj.x
+                measure_clusters(x, radius=radius, min_mass=MIN_MASS).count for x in traj.x
             ],
             "pde_energy": [normalised_energy(d, beta) for d in sol.densities],
             "token_energy": [normalised_energy(x, beta) for x in traj.x],
@@ -220,81 +225,44 @@ def main(small: bool = False, out: str | Path = "out/metastable_staircase") -> d
     return results
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _staircase_figure(t, runs, results, path):
-    plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
-
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(15, 4.3), dpi=110)
-    colours = plt.cm.viridis(np.linspace(0.0, 0.9, len(runs)))
-    for (beta, r), col in zip(runs.items(), colours, strict=True):
-        a.plot(t[1:], r["energy"][1:], color=col, label=f"beta = {beta:g}")
-        b.step(t[1:], r["counts"][1:], where="post", color=col, label=f"beta = {beta:g}")
+    """Normalised energy (plateaus at sum m_i^2), cluster counts and plateau lengths; a page."""
+    fig = plot.figure(plot.PAGE, aspect=0.34)
+    a, b, c = fig.subplots(1, 3)
     # the plateau values the energy should sit at: sums of squared cluster masses
-    levels = sorted({round(s, 6) for ss in results["step_sum_m2"] for s in ss})
-    for v in levels:
-        a.axhline(v, color="0.6", lw=0.7, ls=":")
-    a.set_ylabel("E_beta / E_beta(one point)   (dotted: sum of m_i^2)")
-    b.set_ylabel("number of clusters")
-    b.yaxis.set_major_locator(MaxNLocator(integer=True))
-    b.set_ylim(0.5, max(max(r["counts"][1:]) for r in runs.values()) + 0.5)
-    for ax in (a, b):
-        ax.set_xscale("log")
-        ax.set_xlabel("t")
-        ax.legend(fontsize=8)
+    levels = sorted({round(s, 3) for ss in results["step_sum_m2"] for s in ss})
+    names = {beta: rf"$\beta={beta:g}$" for beta in runs}
+    plot.staircase(t, {names[b]: r["energy"] for b, r in runs.items()}, plateaus=levels, ax=a)
+    plot.cluster_counts(t[1:], {names[b]: r["counts"][1:] for b, r in runs.items()}, ax=b)
+    b.set_xscale("log")
+    b.get_legend().remove()
     k0 = len(SHARES)
     lengths = np.array(
         [[np.nan if v is None else v for v in row] for row in results["plateau_lengths"]]
     )
     for j, slope in enumerate(results["plateau_slopes"]):
         label = f"{k0 - j} clusters" + ("" if slope is None else f": slope {slope:.2f}")
-        c.plot(results["beta"], lengths[:, j], "o-", label=label)
+        c.plot(results["beta"], lengths[:, j], "o-", ms=3, label=label)
     c.set_yscale("log")
-    c.set_xlabel("beta")
+    c.set_xlabel(r"$\beta$")
     c.set_ylabel("plateau length")
-    c.set_title("log(plateau length) vs beta, fitted slopes", fontsize=10)
-    c.legend(fontsize=8)
-    fig.suptitle(
-        "Metastable staircase on S^1 (tokens): pairwise merges, plateaus lengthen with beta"
-    )
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    c.legend()
+    plot.save(fig, path)
 
 
 def _side_by_side(sol, traj, side, beta, path):
-    plt = _pyplot()
-    theta = np.linspace(-np.pi, np.pi, 541)
-    pts = np.column_stack([np.cos(theta), np.sin(theta)])
-    rho = np.array([d.evaluate(pts) for d in sol.densities])
-    fig, ax = plt.subplots(2, 2, figsize=(11, 7), dpi=100, sharex=True)
-    ax[0, 0].pcolormesh(sol.t, theta, np.log10(np.maximum(rho, 1e-4)).T, shading="auto",
-                        cmap="magma")  # fmt: skip
-    ax[0, 0].set_title(f"PDE density (log10), beta = {beta:g}")
-    ang = np.arctan2(traj.x[..., 1], traj.x[..., 0])
-    ang = np.where(np.abs(np.diff(ang, axis=0, prepend=ang[:1])) > np.pi, np.nan, ang)
-    ax[0, 1].plot(traj.t, ang, lw=0.4, alpha=0.5)
-    ax[0, 1].set_title(f"{traj.x.shape[1]} tokens sampled from the initial density")
-    ax[1, 0].plot(sol.t, side["pde_counts"], label="PDE")
-    ax[1, 0].plot(traj.t, side["token_counts"], "--", label="tokens")
-    ax[1, 0].set_ylabel("clusters")
-    ax[1, 1].plot(sol.t, side["pde_energy"], label="PDE")
-    ax[1, 1].plot(traj.t, side["token_energy"], "--", label="tokens")
-    ax[1, 1].set_ylabel("E_beta / E_beta(one point)")
-    for a in ax[1]:
-        a.set_xlabel("t")
-        a.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    """PDE and tokens from one start: density over (t, angle), token paths, counts, energy."""
+    fig = plot.figure(plot.PAGE, aspect=0.62)
+    (a, b), (c, d) = fig.subplots(2, 2, sharex=True)
+    plot.density_spacetime(sol, ax=a)
+    a.set_title(rf"density, $\beta = {beta:g}$")
+    plot.trajectories(traj, ax=b)
+    b.set_title(f"{traj.x.shape[1]} tokens sampled from the initial density")
+    plot.cluster_counts(sol.t, {"density": side["pde_counts"], "tokens": side["token_counts"]},
+                        ax=c)  # fmt: skip
+    plot.series(sol.t, {"density": side["pde_energy"], "tokens": side["token_energy"]}, ax=d,
+                ylabel=r"$E_\beta / E_\beta(\delta_x)$")  # fmt: skip
+    plot.save(fig, path)
 
 
 if __name__ == "__main__":

@@ -142,24 +142,23 @@ def collect(rows, keys, ds, betas):
 
 
 def plot(t, betas, ds, frac, n, path):
-    import matplotlib.pyplot as plt
-
+    """One panel per d (t on x, beta on y, as the authors draw it), the equiangular-start
+    curve dashed in each, one colour bar; a page wide."""
     fine = np.linspace(betas[0], betas[-1], 400)
     curve = np.array([equiangular_time(b, n) for b in fine])
-    inside = curve <= t[-1]
-    fig, axes = plt.subplots(1, len(ds), figsize=(3.6 * len(ds), 3.4), sharey=True, squeeze=False)
-    for ax, d, f in zip(axes[0], ds, frac, strict=True):
-        mesh = ax.pcolormesh(betas, t, f.T, shading="nearest", vmin=0.0, vmax=1.0, cmap="viridis")
-        ax.plot(fine[inside], curve[inside], "w--", lw=1.5, label="equiangular start")
-        ax.set_title(f"d = {d}")
-        ax.set_xlabel(r"$\beta$")
-        ax.set_ylim(t[0], t[-1])
-    axes[0, 0].set_ylabel("t")
-    axes[0, 0].legend(loc="upper left", fontsize=8)
-    fig.colorbar(mesh, ax=axes[0].tolist(), label=f"fraction of pairs with cos > {LEVEL}")
-    fig.suptitle(f"n = {n} tokens, SA, Q = K = V = I", y=1.0)
-    fig.savefig(path, dpi=130, bbox_inches="tight")
-    plt.close(fig)
+    fig = mf.plot.figure(mf.plot.PAGE, height=2.3)
+    axes = fig.subplots(1, len(ds), sharey=True, squeeze=False)[0]
+    for k, (ax, d, f) in enumerate(zip(axes, ds, frac, strict=True)):
+        table = {"t": t, "beta": np.asarray(betas, float), "fraction": f}
+        mf.plot.phase_diagram(table, ax=ax, boundary=(fine, curve), colorbar=False,
+                              title=f"$d = {d}$")  # fmt: skip
+        if k:
+            ax.set_ylabel("")
+            ax.get_legend().remove()
+    bar = fig.colorbar(axes[0].collections[0], ax=list(axes), pad=0.01)
+    bar.set_label(rf"pairs with $\langle x_i, x_j\rangle > {LEVEL}$")
+    fig.suptitle(f"$n = {n}$ tokens, SA, $Q = K = V = I$")
+    mf.plot.save(fig, path)
 
 
 def main(

@@ -11,7 +11,6 @@ from ..studies.growth import growth_rate_cases, growth_rate_study, mesh_name
 from ..studies.mean_field import (
     fit_slope,
     mean_field_study,
-    mean_of,
     metric_scaling,
     summarize_mean_field,
 )
@@ -20,68 +19,26 @@ __all__ = ["growth_table", "mean_field_tables", "plot_growth", "plot_mean_field"
 
 
 def plot_mean_field(results, path) -> Path:
-    """Distance vs n (log-log), one panel per study, fitted slopes in the legend; PNG."""
-    import matplotlib
+    """Distance vs n (log-log) at the last study time, one panel per study: every seed, the
+    mean, the fitted slope and n^-1/2 (:func:`meanfield.plot.mean_field_limit`)."""
+    from .. import plot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
-    for ax, res in zip(axes[0], results, strict=True):
-        summary = summarize_mean_field(res)
-        ns, fine = np.array(res["ns"]), res["levels"][-1]
-        for s in summary["slopes"]:
-            dist = [mean_of(res["rows"], "distance", n=n, t=s["t"], level=fine) for n in ns]
-            ax.loglog(ns, dist, "o-", label=f"t = {s['t']:g}: slope {s['slope']:.3f}")
-        t_last = res["times"][-1]
-        for level in res["levels"][:-1]:
-            dist = [mean_of(res["rows"], "distance", n=n, t=t_last, level=level) for n in ns]
-            ax.loglog(
-                ns, dist, "x--", alpha=0.6, label=f"t = {t_last:g}, {mesh_name(res['d'], level)}"
-            )
-        ax.loglog(ns, summary["slopes"][0]["first"] * (ns / ns[0]) ** -0.5, "k:", label="n^-1/2")
-        ax.set_xlabel("tokens n")
-        ax.set_ylabel(res["metric"])
-        ax.set_title(
-            f"S^{res['d'] - 1}, beta = {res['beta']:g}, "
-            f"reference {mesh_name(res['d'], fine)} p={res['degree']}"
-        )
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _save_figure(fig, path)
+    fig = plot.figure(plot.PAGE if len(results) > 1 else plot.COLUMN, aspect=0.36)
+    axes = fig.subplots(1, len(results), squeeze=False)[0]
+    for ax, res in zip(axes, results, strict=True):
+        fine = res["levels"][-1]
+        title = (rf"$S^{res['d'] - 1}$, $\beta = {res['beta']:g}$, $t = {res['times'][-1]:g}$, "
+                 f"ref. {mesh_name(res['d'], fine)}")  # fmt: skip
+        plot.mean_field_limit(res, ax=ax, title=title)
+    return plot.save(fig, path)
 
 
 def plot_growth(rows, path) -> Path:
-    """Measured vs theoretical growth rates (log-log, with the diagonal); PNG."""
-    import matplotlib
+    """Relative error of the measured growth rates against l, one series per case
+    (:func:`meanfield.plot.growth_rates`)."""
+    from .. import plot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    groups = sorted({(r["d"], r["beta"], r["normalized"]) for r in rows})
-    for d, beta, nz in groups:
-        sel = [r for r in rows if (r["d"], r["beta"], r["normalized"]) == (d, beta, nz)]
-        label = f"S^{d - 1} beta={beta:g} {'SA' if nz else 'USA'} ({sel[0]['mesh']})"
-        ax.loglog([r["theory"] for r in sel], [r["measured"] for r in sel], "o", label=label)
-    lim = [min(r["theory"] for r in rows) / 1.5, max(r["theory"] for r in rows) * 1.5]
-    ax.loglog(lim, lim, "k-", lw=0.8, label="measured = theory")
-    ax.set_xlabel("theory gamma_ell")
-    ax.set_ylabel("measured gamma_ell")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _save_figure(fig, path)
-
-
-def _save_figure(fig, path) -> Path:
-    import matplotlib.pyplot as plt
-
-    from .._files import atomic_write
-
-    try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))
-    finally:
-        plt.close(fig)
+    return plot.save(plot.growth_rates(rows).figure, path)
 
 
 def growth_table(rows) -> list[str]:

@@ -28,8 +28,23 @@ from .curves import (
     series,
     staircase,
 )
-from .maps import density_map, density_maps, from_lonlat, lonlat
-from .render import VIEW, animate, camera_path, render_density, render_tokens, sphere_image
+from .maps import (
+    colour_limits,
+    density_map,
+    density_maps,
+    density_spacetime,
+    from_lonlat,
+    lonlat,
+)
+from .render import (
+    VIEW,
+    animate,
+    camera_path,
+    display_values,
+    render_density,
+    render_tokens,
+    sphere_image,
+)
 from .style import COLUMN, FONT_PT, PAGE, figure, save
 from .tokens import cosine_histogram, cosine_histograms, trajectories
 
@@ -41,10 +56,13 @@ __all__ = [
     "animate",
     "camera_path",
     "cluster_counts",
+    "colour_limits",
     "cosine_histogram",
     "cosine_histograms",
     "density_map",
     "density_maps",
+    "density_spacetime",
+    "display_values",
     "figure",
     "figure_image",
     "from_lonlat",

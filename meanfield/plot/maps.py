@@ -28,6 +28,7 @@ __all__ = [
     "style_colorbar",
     "density_map",
     "density_maps",
+    "density_spacetime",
 ]
 
 PROJECTIONS = ("mollweide", "hammer")
@@ -396,7 +397,7 @@ def density_maps(
     panel = width / ncols
     with style():
         # panel height: the map (half its width) or curve, plus its title; then the colour bar
-        fig = figure(width, height=nrows * (panel * (0.62 if d == 2 else 0.5) + 0.3) + 0.6)
+        fig = figure(width, height=nrows * (panel * (0.62 if d == 2 else 0.5) + 0.22) + 0.55)
         proj = None if d == 2 else choose(projection, "projection", PROJECTIONS)
         axes = [fig.add_subplot(nrows, ncols, i + 1, projection=proj) for i in range(len(ts))]
         mesh = None
@@ -415,3 +416,45 @@ def density_maps(
                                pad=0.03, extend="min" if below else "neither")  # fmt: skip
             style_colorbar(bar)
     return fig
+
+
+def density_spacetime(solution, ax=None, norm="log", vmin=None, vmax=None, cmap="viridis",
+                      samples: int | None = None, colorbar: bool = True,
+                      width: float = COLUMN):  # fmt: skip
+    r"""A density on :math:`S^1` over time: :math:`\rho/\bar\rho` against t (x) and the angle
+    (y), one colour range over all frames (the PDE picture beside token angles).
+
+    Parameters
+    ----------
+    solution : DensitySolution or SavedRun on S^1
+    ax : Axes, optional
+    norm, vmin, vmax, cmap, samples
+        As in :func:`density_map`.
+    colorbar : bool
+    width : float
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ts, rhos = _frames(solution, None)
+    if _dim(rhos[0]) != 2:
+        raise ValueError(
+            f"solution must live on S^1 for a space-time plot, got d = {_dim(rhos[0])}"
+        )
+    grids = [sample(r, samples) for r in rhos]
+    theta = grids[0][0]
+    values = np.array([g[1] for g in grids])
+    kind, (lo, hi) = _limits_of(norm, values, vmin, vmax)
+    with style():
+        ax = _axes(ax, None, width, 0.62)
+        mesh = ax.pcolormesh(ts, theta, np.clip(values, lo, None).T, shading="nearest",
+                             norm=make_norm(norm, lo, hi), cmap=cmap, rasterized=True)  # fmt: skip
+        ax.set_yticks(np.pi * np.array([-1, -0.5, 0, 0.5, 1]),
+                      [r"$-\pi$", r"$-\pi/2$", "$0$", r"$\pi/2$", r"$\pi$"])  # fmt: skip
+        ax.set_xlabel("$t$")
+        ax.set_ylabel(r"angle $\theta$")
+        if colorbar:
+            style_colorbar(ax.figure.colorbar(mesh, ax=ax, pad=0.02))
+        finish(ax)
+    return ax
