@@ -36,6 +36,7 @@ def test_run_writes_maps_tokens_histograms_and_animation(sphere_run):
         "energy.png",
         "maps.png",
         "tokens.png",
+        "tokens_sphere.png",
     ]
     for p in sphere_run.figures:
         assert p.parent == sphere_run.directory / "figures" and p.stat().st_size > 5_000
@@ -49,7 +50,7 @@ def test_run_writes_maps_tokens_histograms_and_animation(sphere_run):
 def test_pdf_figures_are_vector_at_column_width(sphere_run):
     paths = plot_run(sphere_run.directory, format="pdf", width=3.4)
     pdfs = [p for p in paths if p.suffix == ".pdf"]
-    assert len(pdfs) == 8
+    assert len(pdfs) == 9
     for p in pdfs:
         data = p.read_bytes()
         width = float(re.search(rb"/MediaBox \[ ?0 0 ([\d.]+)", data).group(1))

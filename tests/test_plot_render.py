@@ -154,3 +154,18 @@ def test_render_tokens_two_views(tmp_path):
     red = (img[..., 0] > 150) & (img[..., 1] < 90) & (img[..., 2] < 90)
     half = img.shape[1] // 2
     assert red[:, :half].sum() > 50 and red[:, half:].sum() > 50  # tokens on both sides
+
+
+def test_render_trajectories_coloured_paths(tmp_path):
+    from PIL import Image
+
+    t = np.linspace(0.0, 4.0, 9)
+    traj = mf.solve_particles(mf.Attention(9.0), mf.sample_sphere(80, 3, 1), t)
+    render.render_trajectories(traj, tmp_path / "p.png", size=200)
+    with Image.open(tmp_path / "p.png") as im:
+        img = np.asarray(im.convert("RGB"), float)
+    coloured = img.max(axis=2) - img.min(axis=2) > 60  # cluster colours, not the grey sphere
+    half = img.shape[1] // 2
+    assert coloured[:, :half].sum() > 100 and coloured[:, half:].sum() > 100
+    with pytest.raises(ValueError, match="S\\^2"):
+        render.render_trajectories(type("T", (), {"t": t, "x": traj.x[..., :2]})())

@@ -49,6 +49,7 @@ def plot_run(directory, progress: bool = False, format: str = "png", width=None)
     - ``maps``: equal-area maps of the whole sphere (S^1: density curves) at the render times,
       tokens on top, one colour bar;
     - ``tokens`` (with tokens): token paths (S^1 angle against t, S^2 map), coloured by cluster;
+      ``tokens_sphere`` (S^2): the same paths on the sphere from the run's two views;
     - ``cosines`` (with tokens): histograms of pairwise cosines, tokens and density;
     - ``energy``: :math:`E_\\beta/E_\\beta(\\delta)`, ``clusters``: counts by one rule,
       ``distance`` (with tokens): W1 and the first-moment gap;
@@ -103,8 +104,12 @@ def _density_figures(run, out, fmt, width):
     written.append(style.save(fig, out / f"maps.{fmt}"))
     if run.x is not None:
         traj = _Tokens(run.t, run.x)
-        ax = tokens.trajectories(traj, radius=cluster_radius(run.config, run.space), width=col)
+        radius = cluster_radius(run.config, run.space)
+        ax = tokens.trajectories(traj, radius=radius, width=col)
         written.append(style.save(ax.figure, out / f"tokens.{fmt}"))
+        if run.space.dim == 3:
+            fig = render.render_trajectories(traj, radius=radius, width=col)
+            written.append(style.save(fig, out / f"tokens_sphere.{fmt}"))
         fig = tokens.cosine_histograms(traj, run.t[ks], density=run, width=page)
         written.append(style.save(fig, out / f"cosines.{fmt}"))
     return written

@@ -43,6 +43,7 @@ from .render import (
     display_values,
     render_density,
     render_tokens,
+    render_trajectories,
     sphere_image,
 )
 from .style import COLUMN, FONT_PT, PAGE, figure, save
@@ -75,6 +76,7 @@ __all__ = [
     "plot_series",
     "render_density",
     "render_tokens",
+    "render_trajectories",
     "save",
     "save_gif",
     "series",

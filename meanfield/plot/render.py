@@ -36,6 +36,7 @@ from .style import COLUMN, figure, style
 __all__ = [
     "VIEW",
     "render_tokens",
+    "render_trajectories",
     "quiet_vtk",
     "display_values",
     "surface_points",
@@ -448,3 +449,72 @@ def render_tokens(x, path, view=VIEW, size: int = 800, title: str | None = None)
         if title:
             fig.suptitle(title)
     return save(fig, path)
+
+
+def render_trajectories(traj, path=None, view=VIEW, batch: int = 0, radius: float = 0.15,
+                        max_tokens: int | None = 400, size: int = 600,
+                        title: str | None = None, width: float = COLUMN):  # fmt: skip
+    r"""Token paths on :math:`S^2` drawn on a grey sphere from the fixed camera ``view`` and its
+    antipode, coloured by the cluster each token ends in (as in
+    :func:`meanfield.plot.trajectories`), end points as dots.
+
+    Parameters
+    ----------
+    traj : Trajectory
+        ``t`` (T,) and ``x`` (T, n, 3) or (T, B, n, 3).
+    path : str or Path, optional
+        Also write the figure there.
+    view : array_like, shape (3,)
+    batch, radius, max_tokens
+        As in :func:`meanfield.plot.trajectories`.
+    size : int
+        Pixels per side of each view.
+    title : str, optional
+    width : float
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import pyvista as pv
+    from matplotlib.colors import to_rgb
+
+    from .style import save
+    from .tokens import cluster_colours, token_subset
+
+    _, x, keep = token_subset(traj, batch, max_tokens)
+    if x.shape[2] != 3:
+        raise ValueError(f"traj.x must hold points on S^2 to render, got d = {x.shape[2]}")
+    colours = np.array([to_rgb(c) for c in cluster_colours(x[-1], radius)])[keep]
+    x = x[:, keep]
+    x = 1.004 * x / np.linalg.norm(x, axis=2, keepdims=True)
+    T, n, _ = x.shape
+    cells = np.hstack([np.r_[T, k * T + np.arange(T)] for k in range(n)])
+    lines = pv.PolyData(x.transpose(1, 0, 2).reshape(-1, 3), lines=cells)
+    lines.cell_data["rgb"] = (255 * colours).astype(np.uint8)
+    ends = pv.PolyData(1.003 * x[-1])
+    ends.point_data["rgb"] = (255 * colours).astype(np.uint8)
+    view = _unit(view, "view")
+    images = []
+    for v in (view, -view):
+        quiet_vtk()
+        plotter = pv.Plotter(off_screen=True, window_size=[size, size])
+        plotter.add_mesh(_surface(4), color="#e8e8e8", smooth_shading=True, lighting=False)
+        plotter.add_mesh(lines, scalars="rgb", rgb=True, line_width=max(1, size // 400),
+                         lighting=False)  # fmt: skip
+        plotter.add_mesh(ends, scalars="rgb", rgb=True, point_size=max(4, size // 80),
+                         render_points_as_spheres=True, lighting=False)  # fmt: skip
+        _place_camera(plotter, v)
+        images.append(plotter.screenshot(transparent_background=True, return_img=True))
+        plotter.close()
+    with style():
+        fig = figure(width, height=width / 2 * 0.95 + (0.3 if title else 0.1))
+        for ax, img, v in zip(fig.subplots(1, 2), images, (view, -view), strict=True):
+            ax.imshow(img)
+            ax.set_axis_off()
+            ax.set_title(_view_name(v), fontsize=8)
+        if title:
+            fig.suptitle(title)
+    if path is not None:
+        save(fig, path)
+    return fig

@@ -12,7 +12,14 @@ from .._checks import as_int, as_points, as_real_array, choose
 from .maps import PROJECTIONS, lonlat
 from .style import COLUMN, PAGE, figure, finish, style
 
-__all__ = ["trajectories", "cosine_histogram", "cosine_histograms", "CLUSTER_COLOURS"]
+__all__ = [
+    "trajectories",
+    "cosine_histogram",
+    "cosine_histograms",
+    "cluster_colours",
+    "token_subset",
+    "CLUSTER_COLOURS",
+]
 
 #: colours of clusters 0, 1, ... (cycled); tokens in no cluster are grey
 CLUSTER_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
@@ -38,6 +45,23 @@ def _labels(x_final, radius):
     from ..diagnostics import measure_clusters
 
     return measure_clusters(x_final, radius=radius).labels
+
+
+def cluster_colours(x_final, radius: float = 0.15) -> list:
+    """Colour of every token by the cluster it is in at the end (grey: in no cluster), from
+    :func:`meanfield.diagnostics.measure_clusters`; x_final of shape (n, d)."""
+    return [LOOSE if k < 0 else CLUSTER_COLOURS[k % len(CLUSTER_COLOURS)]
+            for k in _labels(x_final, radius)]  # fmt: skip
+
+
+def token_subset(traj, batch: int = 0, max_tokens: int | None = None, seed: int = 0):
+    """Times (T,), all positions (T, n, d) of ensemble member ``batch`` and the indices of at
+    most ``max_tokens`` of them to draw (a seeded random subset, in index order)."""
+    t, x = _positions(traj, batch)
+    keep = np.arange(x.shape[1])
+    if max_tokens is not None and x.shape[1] > as_int(max_tokens, "max_tokens", min_value=1):
+        keep = np.sort(np.random.default_rng(seed).choice(x.shape[1], max_tokens, replace=False))
+    return t, x, keep
 
 
 def _broken(a):
@@ -86,15 +110,12 @@ def trajectories(
     -------
     matplotlib.axes.Axes
     """
-    t, x = _positions(traj, batch)
+    t, x, keep = token_subset(traj, batch, max_tokens, seed)
     d = x.shape[2]
     if d not in (2, 3):
         raise ValueError(f"traj.x must hold points on S^1 or S^2 (d = 2, 3), got d = {d}")
     projection = choose(projection, "projection", PROJECTIONS)
-    labels = _labels(x[-1], radius)
-    keep = np.arange(x.shape[1])
-    if max_tokens is not None and x.shape[1] > as_int(max_tokens, "max_tokens", min_value=1):
-        keep = np.sort(np.random.default_rng(seed).choice(x.shape[1], max_tokens, replace=False))
+    labels = _labels(x[-1], radius)  # clusters of all tokens, then the subset drawn
     x, labels = x[:, keep], labels[keep]
     with style():
         if ax is None:
