@@ -76,14 +76,15 @@ def test_project_conserves_mass_and_matches_the_rotated_density(name):
         space = mf.DG(mesh, degree)
         exact = space.interpolate(lambda x: _bump(flow.move(x, -0.7)))
         errors = []
-        for refine in (1, 3):
-            p = fm.project(space, refine=refine)
+        for levels in (1, 4):
+            p = fm.project(space, levels=levels)
             assert p.integrate() == pytest.approx(fm.integrate(), rel=1e-13)
             assert p.min_value() >= 0.0
             l1 = np.sum(np.abs(p.cell_means() - exact.cell_means()) * mesh.areas)
             errors.append(l1 / exact.integrate())
-        # the deposit's error is the sub-cell overlap: it halves with every subdivision
-        # (measured 0.064 -> 0.0081 on icosphere(2))
+        # the deposit's error is the mass of the pieces straddling target edges: it halves
+        # with every subdivision of them
+        print(name, degree, errors)
         assert errors[1] < 0.015 and errors[1] < errors[0] / 3, (degree, errors)
     with pytest.raises(ValueError, match="space"):
         fm.project(mesh)
