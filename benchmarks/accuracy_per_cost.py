@@ -15,6 +15,10 @@ to a reference:
   mean over seeds; cost = sampling + solve.
 - **PDE**: circle meshes of 8 ... 512 cells, DG p = 0, 1, 2, CFL 0.5 (the default); cost =
   interpolating rho0 + :func:`meanfield.solve_density`.
+- **Lagrangian**: the flow-map solver (``scheme="lagrangian"``, RK4 at its default step) from
+  the same DG initial densities (p = 1, 2, 8 ... 128 cells); its W1 is computed from its own
+  refined quadrature measure (every moved cell cut into 32 arcs, masses exact), so no grid is
+  needed; cost = interpolating rho0 + the solve.
 
 W1 between a DG density and the reference is computed on a grid of ``BINS`` equal arcs aligned
 with the cell boundaries (every mesh size divides it): each arc carries rho(midpoint) x length,
@@ -96,6 +100,16 @@ def pde_run(cells, degree, t_end=T_END):
     return sol.densities[-1], time.process_time() - cpu, rho0
 
 
+def lagrangian_run(cells, degree, t_end=T_END):
+    """(W1-ready (points, weights) at t_end, CPU s) of the flow-map solver."""
+    cpu = time.process_time()
+    rho0 = mf.DG(mf.SphereMesh.circle(cells), degree).interpolate(initial_density())
+    sol = mf.solve_density(mf.Attention(BETA), rho0, [0.0, t_end], scheme="lagrangian")
+    cpu = time.process_time() - cpu
+    x, w = sol.densities[-1].refined_measure(5)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True), w / w.sum()), cpu
+
+
 def particle_run(rho0, n, seed, t_end=T_END):
     """(tokens at t_end (n, 2), CPU s): n tokens sampled from rho0, RK4 to t_end."""
     cpu = time.process_time()
@@ -153,6 +167,12 @@ def run(quick=False, out=None):
             rows.append(
                 {"solver": "PDE", "size": cells, "degree": p, "w1": err, "w1_sd": 0.0, "cpu": cpu}
             )
+    for p, sizes in {1: [8, 16, 32, 64, 128], 2: [8, 16, 32, 64]}.items():
+        for cells in sizes if not quick else sizes[:4]:
+            measure, cpu = lagrangian_run(cells, p)
+            err = mf.wasserstein(measure, ref_grid)
+            rows.append({"solver": "Lagrangian", "size": cells, "degree": p, "w1": err,
+                         "w1_sd": 0.0, "cpu": cpu})  # fmt: skip
     return report(rows, ref_err, out)
 
 
@@ -170,11 +190,11 @@ def report(rows, ref_err, out):
         return float(np.exp(a_cpu) * (np.exp((np.log(e) - a_err) / s_err)) ** s_cpu)
 
     smallest = min(r["w1"] for r in part)
-    print(f"{'solver':>9} {'n / cells':>9} {'p':>2} {'W1 at t=2':>11} {'sd':>9} {'CPU s':>9}"
+    print(f"{'solver':>10} {'n / cells':>9} {'p':>2} {'W1 at t=2':>11} {'sd':>9} {'CPU s':>9}"
           f" {'part/PDE CPU at equal W1':>25}")  # fmt: skip
     for r in rows:
         ratio = ""
-        if r["solver"] == "PDE":
+        if r["solver"] in ("PDE", "Lagrangian"):
             if r["w1"] < 10 * ref_err:
                 ratio = "(below 10x reference error)"
             else:
@@ -182,7 +202,7 @@ def report(rows, ref_err, out):
                 ratio += " extrap." if r["w1"] < smallest else ""
         p = "" if r["degree"] is None else str(r["degree"])
         print(
-            f"{r['solver']:>9} {r['size']:>9d} {p:>2} {r['w1']:11.3e} {r['w1_sd']:9.1e} "
+            f"{r['solver']:>10} {r['size']:>9d} {p:>2} {r['w1']:11.3e} {r['w1_sd']:9.1e} "
             f"{r['cpu']:9.3f} {ratio:>25}"
         )
     print(
@@ -192,7 +212,12 @@ def report(rows, ref_err, out):
     valid = [r for r in pde if r["w1"] >= 10 * ref_err]
     print(f"largest negative mass clipped from a grid measure: {CLIPPED[0]:.1e} of the mass")
     crossover = summary_lines(valid, particle_cpu, smallest)
-    plot(part, pde, particle_cpu, ref_err, out)
+    lag = [r for r in rows if r["solver"] == "Lagrangian"]
+    lag_valid = [r for r in lag if r["w1"] >= 10 * ref_err]
+    if lag_valid:
+        print("Lagrangian against particles:")
+        crossover["lagrangian"] = summary_lines(lag_valid, particle_cpu, smallest)
+    plot(part, pde + lag, particle_cpu, ref_err, out)
     return {
         "rows": rows,
         "ref_err": ref_err,
@@ -247,8 +272,12 @@ def plot(part, pde, particle_cpu, ref_err, out):
         label="particles (n = 250 ...)",
     )
     for p, mark in zip((0, 1, 2), "s^D", strict=True):
-        rs = [r for r in pde if r["degree"] == p]
+        rs = [r for r in pde if r["degree"] == p and r["solver"] == "PDE"]
         ax.loglog([r["cpu"] for r in rs], [r["w1"] for r in rs], mark + "-", label=f"PDE, p = {p}")
+        rs = [r for r in pde if r["degree"] == p and r["solver"] == "Lagrangian"]
+        if rs:
+            ax.loglog([r["cpu"] for r in rs], [r["w1"] for r in rs], mark + "--",
+                      label=f"Lagrangian, p = {p}")  # fmt: skip
     ax.axhline(ref_err, color="gray", ls=":", label="reference check distance")
     ax.set_xscale("log")
     ax.set_yscale("log")

@@ -30,8 +30,13 @@ Two parts:
 2. PDE and tokens side by side at beta = 3 through cluster formation and the first plateau:
    the density (DG p = 1 on a circle mesh) and tokens sampled from it (``pde_vs_tokens.png``).
    The PDE is not run to the merges: once clusters are narrower than a cell, distant clusters
-   are pinned by the grid (see tests/test_long_runs.py), so the long-time staircase is
-   measured on tokens only.
+   are pinned by the grid (see tests/test_long_runs.py).
+3. The Lagrangian density through the whole staircase (``lagrangian_staircase``): the
+   four-arc start as a density (von Mises–Fisher bumps of width 0.1 with masses 4 : 1 : 1 : 3)
+   followed by the flow-map solver (``solve_density(..., scheme="lagrangian")``), whose
+   clusters collapse to points and drift at their true speed, so every merge happens. Its
+   merge times on two meshes are compared with each other and with tokens sampled from the
+   same density (mean and spread over seeds).
 
     python examples/metastable_staircase.py
 """
@@ -153,6 +158,63 @@ def pde_and_tokens(beta, cells, n, t):
     )
 
 
+def staircase_density(cells):
+    """The four-arc start as a DG density (p = 1): vMF bumps of width ~0.1, masses 4:1:1:3."""
+    from meanfield.initial import VonMisesFisher
+
+    centres = np.stack([np.cos(CENTRES), np.sin(CENTRES)], axis=1)
+    bumps = VonMisesFisher(centres=centres, kappa=[1.0 / HALF_WIDTH**2] * len(SHARES),
+                           weights=np.array(SHARES) / sum(SHARES))  # fmt: skip
+    return mf.DG(mf.SphereMesh.circle(cells), 1).interpolate(bumps)
+
+
+def _clusters_of(x, w, beta):
+    """Counts, held mass, normalised energy and sum m_i^2 of one weighted configuration."""
+    w = w / w.sum()
+    c = find_clusters(x, w, radius=RADIUS, min_mass=MIN_MASS)
+    return c.count, float(c.masses.sum()), normalised_energy(x, beta, w), float(np.sum(c.masses**2))
+
+
+def _staircase_run(configurations, beta):
+    rows = [_clusters_of(x, w, beta) for x, w in configurations]
+    counts, held, e, m2 = (np.array(v) for v in zip(*rows, strict=True))
+    return {"counts": counts, "held": held, "energy": e, "sum_m2": m2}
+
+
+def lagrangian_staircase(beta, cells_list, n_tokens, seeds, t, dt=0.05):
+    """Merge times of the Lagrangian density on each mesh and of tokens sampled from it.
+
+    Returns
+    -------
+    dict
+        ``density``: {cells: merge times}; ``tokens``: merge times per seed (the tokens are
+        drawn from the density on the finest mesh and advanced by RK4 with the same dt);
+        ``token_mean`` and ``token_std`` per merge; ``density_cpu_s`` per mesh.
+    """
+    import time
+
+    k0 = len(SHARES)
+    out = {"beta": beta, "density": {}, "density_cpu_s": {}, "tokens": []}
+    for cells in cells_list:
+        rho0 = staircase_density(cells)
+        cpu = time.process_time()
+        sol = mf.solve_density(mf.Attention(beta), rho0, t, scheme="lagrangian", dt=dt)
+        out["density_cpu_s"][cells] = time.process_time() - cpu
+        run = _staircase_run([r.quadrature_measure() for r in sol.densities], beta)
+        _, merges, _ = steps(t, run, k0)
+        out["density"][cells] = [None if k is None else float(t[k]) for k in merges]
+    x0 = np.stack([rho0.sample(n_tokens, np.random.default_rng([s, 7])) for s in seeds])
+    traj = mf.solve_particles(mf.Attention(beta), x0, t, dt=dt)
+    w = np.full(n_tokens, 1.0 / n_tokens)
+    for b in range(len(seeds)):
+        run = _staircase_run([(x, w) for x in traj.x[:, b]], beta)
+        _, merges, _ = steps(t, run, k0)
+        out["tokens"].append([np.nan if k is None else float(t[k]) for k in merges])
+    tok = np.array(out["tokens"])
+    out["token_mean"], out["token_std"] = tok.mean(axis=0).tolist(), tok.std(axis=0).tolist()
+    return out
+
+
 def main(small: bool = False, out: str | Path = "out/metastable_staircase") -> dict:
     """Run both parts; small mode: beta = 4, 5 with 18 tokens to t = 250, a coarse PDE to t = 12.
 
@@ -222,6 +284,24 @@ def main(small: bool = False, out: str | Path = "out/metastable_staircase") -> d
     )
     _staircase_figure(t, runs, results, out / "staircase.png")
     _side_by_side(sol, traj, side, beta_pde, out / "pde_vs_tokens.png")
+
+    # part 3: the Lagrangian density through every merge, on two meshes, against tokens
+    lag_betas, meshes, n_tok, seeds = (
+        ([4.0], (32, 64), 30, range(2)) if small else ([4.0, 5.0], (64, 128), 270, range(6))
+    )
+    results["lagrangian"] = []
+    for beta in lag_betas:
+        t_end = (45.0 if small else 60.0) if beta <= 4 else 200.0
+        tl = np.concatenate([np.arange(0.0, 10.0, 0.02), np.arange(10.0, t_end + 0.1, 0.1)])
+        r = lagrangian_staircase(beta, meshes, n_tok, seeds, tl)
+        results["lagrangian"].append(r)
+        dens = "; ".join(
+            f"{c} cells: " + ", ".join(f"{m:.3f}" for m in r["density"][c]) for c in meshes
+        )
+        tok = ", ".join(f"{m:.3f} +- {s:.3f}" for m, s in zip(r["token_mean"], r["token_std"],
+                                                                strict=True))  # fmt: skip
+        print(f"beta = {beta:g}, Lagrangian density merges at t = {dens}; tokens ({n_tok}, "
+              f"{len(seeds)} seeds) {tok}")  # fmt: skip
     return results
 
 

@@ -37,5 +37,15 @@ def test_metastable_staircase_small(tmp_path):
     assert res["pde_clusters"] == res["token_clusters"] == 2
     assert res["pde_energy"] == pytest.approx(res["token_energy"], rel=0.01)
     assert res["pde_energy"] == pytest.approx(0.5, abs=0.02)
+    # part 3: the Lagrangian density makes every merge (the Eulerian PDE pins the clusters),
+    # and its merge times hardly move when the mesh is refined: measured last merge at
+    # t = 36.3 (32 cells) and 36.6 (64 cells), the middle one at 7.92 and 7.82
+    (lag,) = res["lagrangian"]
+    coarse, fine = lag["density"][32], lag["density"][64]
+    assert None not in coarse and None not in fine
+    assert 30.0 < fine[-1] < 42.0
+    assert abs(coarse[-1] / fine[-1] - 1.0) < 0.02 and abs(coarse[1] / fine[1] - 1.0) < 0.03
+    assert len(lag["tokens"]) == 2 and len(lag["token_mean"]) == 3
     for name in ["staircase.png", "pde_vs_tokens.png"]:
         assert (tmp_path / name).stat().st_size > 10_000, name
+
