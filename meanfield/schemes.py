@@ -375,16 +375,18 @@ class EulerMaruyama:
     :math:`y_{n+1} = \Pi(y_n + h f(t_n, y_n) + \Delta W_n)`; with ``drift="rk4"`` it is the Lie
     splitting :math:`y_{n+1} = \Pi(z + \Delta W_n)`, z the RK4 step of the drift alone
     (projected). ``problem.noise(y, h)`` draws :math:`\Delta W_n` at y (for tokens on
-    :math:`S^{d-1}` with noise D: :math:`\sqrt{2Dh}\,P_y\xi`, :math:`\xi \sim N(0, I_d)`, see
-    :func:`meanfield.solve.solve_particles`).
+    :math:`S^{d-1}` with noise D the geodesic step :math:`\exp_y(\sqrt{2Dh}\,P_y\xi) - y`,
+    :math:`\xi \sim N(0, I_d)`: :func:`meanfield.solve.brownian_increment`).
 
     Orders (h the step): weak order 1 (:math:`|E\,g(y_N) - E\,g(y(T))| = O(h)` for smooth g)
     and strong order 1/2 (:math:`E|y_N - y(T)| = O(h^{1/2})`), for both drifts. For Brownian
-    motion on the sphere the projected step has :math:`E[y_{n+1}\mid y_n] = c(h)\,y_n` with
-    :math:`c(h) = E(1 + 2Dh\chi^2_{d-1})^{-1/2} = 1 - (d-1)Dh + O(h^2)`, against the exact
-    :math:`e^{-(d-1)Dh}`: the weak error of :math:`E\langle y_N, y_0\rangle` is first order
-    (tests/test_schemes.py fits both orders). Each output interval is split into equal steps no
-    longer than ``problem.dt``.
+    motion on the sphere the geodesic step has :math:`E[y_{n+1}\mid y_n] = c(h)\,y_n` with
+    :math:`c(h) = E\cos(\sqrt{2Dh}\,\chi_{d-1}) = 1 - (d-1)Dh + (d^2-1)(Dh)^2/6 + \dots`,
+    against the exact :math:`e^{-(d-1)Dh}`: the weak error of :math:`E\langle y_N, y_0\rangle`
+    is first order for d >= 3 (zero on the circle, where the step is exact); the projected
+    tangent step :math:`\Pi(y + \sqrt{2Dh}P_y\xi)` has :math:`c(h) = E(1 + 2Dh
+    \chi^2_{d-1})^{-1/2}`, first order in every d. tests/test_schemes.py fits both orders.
+    Each output interval is split into equal steps no longer than ``problem.dt``.
     """
 
     name: str = "em"

@@ -40,8 +40,8 @@ def test_first_plateau_skips_transients():
 
 @pytest.mark.parametrize(
     "name",
-    ["clustering", "metastable_staircase", "mode_selection", "particle_clustering",
-     "particles_vs_pde", "phase_diagram", "transport_rotation"],
+    ["clustering", "metastable_staircase", "mode_selection", "noisy_transition",
+     "particle_clustering", "particles_vs_pde", "phase_diagram", "transport_rotation"],
 )  # fmt: skip
 def test_every_example_accepts_small(name):
     import subprocess
