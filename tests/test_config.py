@@ -22,6 +22,11 @@ def test_partial_table_fills_defaults():
     assert cfg["mesh"]["cells"] == 64 and cfg["solver"]["cfl"] == SCHEMA["solver"]["cfl"].default
 
 
+def test_model_diffusion_defaults_to_zero():
+    assert load_config()["model"]["diffusion"] == 0.0
+    assert resolve({"model": {"diffusion": 0.3}})["model"]["diffusion"] == 0.3
+
+
 def test_explicit_matrix_and_random():
     q = np.eye(3).tolist()
     cfg = resolve({"model": {"Q": q, "K": "random:3"}})
@@ -38,6 +43,8 @@ def test_explicit_matrix_and_random():
         ({"modle": {}}, "unknown config section 'modle'"),
         ({"model": {"beta": "9"}}, "'model.beta' must be a number, got '9'"),
         ({"model": {"beta": -1}}, "'model.beta' must be >= 0"),
+        ({"model": {"diffusion": -0.1}}, "'model.diffusion' must be >= 0"),
+        ({"model": {"diffusion": "x"}}, "'model.diffusion' must be a number"),
         ({"model": {"Q": [[1, 0], [0, 1]]}}, "'model.Q' must be a 3 x 3 matrix for a icosphere"),
         ({"model": {"V": [[1, 0, 0], [0, 1]]}}, "'model.V' must be"),
         ({"particles": {"n": -5}}, "'particles.n' must be >= 1, got -5"),

@@ -158,6 +158,25 @@ def test_particle_point_with_bad_value_fails_alone(tmp_path):
     assert rows[1.0]["status"] == "ok" and rows[1.0]["fraction_above@t=0.5"] == 0.0
 
 
+def test_sweep_tasks_take_model_diffusion(tmp_path):
+    """The particles task with diffusion = D matches a direct noisy solve (seed -> rng)."""
+    spec = {"beta": 1.0, "n": 6, "starts": 2, "d": 3, "t": [0.0, 0.3],
+            "metrics": ["energy"], "seed": 5}  # fmt: skip
+    row = mf.sweep(
+        {"task": "particles", "base": spec, "grid": {"diffusion": [0.0, 0.4]}},
+        tmp_path, progress=False, n_workers=1, processes=False,
+    )  # fmt: skip
+    assert row.failed == 0
+    rows = {r["diffusion"]: r for r in read_results(tmp_path)}
+    model = mf.Attention(1.0)
+    x0 = mf.sample_sphere(12, 3, 5).reshape(2, 6, 3)
+    traj = mf.solve_particles(model, x0, [0.0, 0.3], dt=auto_dt(model, 3), diffusion=0.4,
+                              rng=np.random.default_rng([5, 1]))  # fmt: skip
+    e = np.mean([mf.diagnostics.energy(x, 1.0) for x in traj.x[-1]])
+    assert rows[0.4]["energy@t=0.3"] == pytest.approx(e, rel=1e-12)
+    assert rows[0.0]["energy@t=0.3"] != pytest.approx(e, rel=1e-6)
+
+
 def test_artifact_is_saved_relative_to_out(client, tmp_path):
     spec = {
         "task": "particles",

@@ -46,6 +46,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "model": {
         "beta": Key("number", 9.0, minimum=0.0, doc="inverse temperature"),
         "normalized": Key("bool", True, doc="true: softmax attention (SA); false: USA"),
+        "diffusion": Key(
+            "number",
+            0.0,
+            minimum=0.0,
+            doc="noise D >= 0: noisy tokens and the Fokker-Planck density (eulerian scheme, "
+            "IMEX time stepping)",
+        ),
         "Q": Key(
             "matrix",
             "identity",

@@ -140,13 +140,17 @@ def advance(setup: Setup, frame: Frame) -> Frame:
         scheme=s["scheme"],
         method=s["method"],
         field=s["field"],
+        diffusion=setup.config["model"]["diffusion"],
     )
     c = sol.densities[-1].coefficients
     x, particle_steps = None, 0
     if frame.x is not None:
+        # the noise of frame k is drawn from (seed, k): a resumed run repeats it exactly
         traj = solve_particles(
-            setup.model, frame.x, span, dt=p["dt"], method=p["method"], field=s["field"]
-        )
+            setup.model, frame.x, span, dt=p["dt"], method=p["method"], field=s["field"],
+            diffusion=setup.config["model"]["diffusion"],
+            rng=np.random.default_rng([p["seed"], 1, k]),
+        )  # fmt: skip
         x, particle_steps = traj.x[-1], int(traj.stats.steps)
     diag = diagnose(setup, c, x)
     stats = {

@@ -30,6 +30,7 @@ PARTICLE_METRICS = ("fraction_above", "clusters", "energy")
         "seed": Param("int", 0, doc="seed of the random starts"),
         "t": Param("times", {"start": 0.0, "stop": 10.0, "num": 11}, doc="output times"),
         "normalized": Param("bool", True, doc="SA (true) or USA (false)"),
+        "diffusion": Param("float", 0.0, doc="noise D >= 0 (Brownian step, seeded by seed)"),
         "dt": Param("float", None, doc="RK4 step; default auto_dt * dt_scale"),
         "dt_scale": Param("float", 1.0, doc="factor on the automatic RK4 step"),
         "threshold": Param("float", 0.999, doc="cosine above which a pair is 'together'"),
@@ -68,7 +69,8 @@ def particles_task(params: dict, artifacts: Path) -> dict:
     if dt is None:
         dt = auto_dt(model, d) * as_scalar(params["dt_scale"], "dt_scale", min_value=0, strict=True)
     x0 = sample_sphere(starts * n, d, params["seed"]).reshape(starts, n, d)
-    traj = solve_particles(model, x0, params["t"], dt=dt)
+    noise = {"diffusion": params["diffusion"], "rng": np.random.default_rng([params["seed"], 1])}
+    traj = solve_particles(model, x0, params["t"], dt=dt, **noise)
     metrics = {
         "fraction_above": lambda x: pairwise_cosines(x, params["threshold"])["fraction_above"],
         "clusters": lambda x: find_clusters(x, radius=params["radius"]).count,
@@ -108,6 +110,7 @@ DENSITY_PARAMETERS = {
     "kappa": Param("float", 10.0, doc="concentration of the vMF density centred at e_d (vmf)"),
     "t": Param("times", {"start": 0.0, "stop": 10.0, "num": 11}, doc="output times"),
     "normalized": Param("bool", True, doc="SA (true) or USA (false)"),
+    "diffusion": Param("float", 0.0, doc="noise D >= 0 (eulerian: IMEX; tokens: Brownian step)"),
     "cfl": Param("float", 0.5, doc="CFL number (eulerian)"),
     "dt_max": Param("float", 0.05, doc="largest time step"),
     "field": Param("str", "auto", doc="field evaluator", choices=tuple(EVALUATORS)),
@@ -164,6 +167,7 @@ def _run_density(params: dict):
         scheme=params["scheme"],
         dt_max=params["dt_max"],
         field=params["field"],
+        diffusion=params["diffusion"],
         **options,
     )
     solve_cpu = time.process_time() - cpu
@@ -288,7 +292,8 @@ def both_task(params: dict, artifacts: Path) -> dict:
     if dt is None:
         dt = auto_dt(model, d) * as_scalar(params["dt_scale"], "dt_scale", min_value=0, strict=True)
     x0 = sol.densities[0].sample(starts * n, np.random.default_rng(params["seed"]))
-    traj = solve_particles(model, x0.reshape(starts, n, d), sol.t, dt=dt)
+    noise = {"diffusion": params["diffusion"], "rng": np.random.default_rng([params["seed"], 1])}
+    traj = solve_particles(model, x0.reshape(starts, n, d), sol.t, dt=dt, **noise)
     row["particles.steps"] = int(traj.stats.steps)
     row["particles.cpu_s"] = float(time.process_time() - part_cpu)
     w1 = []
