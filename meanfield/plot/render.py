@@ -23,11 +23,12 @@ import numpy as np
 
 from .._checks import as_int, as_points, as_real_array
 from .maps import (
+    SMOOTH,
     colour_limits,
+    display_density,
     from_lonlat,
     lonlat,
     make_norm,
-    relative_density,
     sample,
     style_colorbar,
 )
@@ -89,57 +90,16 @@ def _icosphere(level):
     return np.asarray(ico.points, float), np.asarray(ico.faces)
 
 
-@functools.lru_cache(maxsize=2)
-def _averaging(level):
-    """Sparse operator v -> mean of v over each vertex's neighbours on the icosphere."""
-    from scipy.sparse import coo_matrix, diags
-
-    points, faces = _icosphere(level)
-    tri = faces.reshape(-1, 4)[:, 1:]
-    i = np.concatenate([tri[:, 0], tri[:, 1], tri[:, 2]])
-    j = np.concatenate([tri[:, 1], tri[:, 2], tri[:, 0]])
-    m = points.shape[0]
-    adj = coo_matrix((np.ones(2 * i.size), (np.r_[i, j], np.r_[j, i])), shape=(m, m)).tocsr()
-    adj.data[:] = 1.0  # each edge once, though two triangles share it
-    return diags(1.0 / np.asarray(adj.sum(axis=1)).ravel()) @ adj
-
-
-def display_values(rho, level: int = LEVEL, smooth: float = 0.5) -> np.ndarray:
+def display_values(rho, level: int = LEVEL, smooth: float = SMOOTH) -> np.ndarray:
     r""":math:`\rho/\bar\rho` at the render surface's vertices (:func:`surface_points`),
-    smoothed for display over about ``smooth`` DG cells.
-
-    The DG field jumps between cells and a linear piece can dip towards 0 at a cell's corner;
-    on a log colour scale both show as dark facets that are not features of the solution.
-    Averaging with neighbours on the fine surface (diffusion to a length ``smooth`` times the
-    mesh resolution) blurs the jumps and keeps every feature wider than a cell. Use
-    :func:`meanfield.plot.density_map` to see the raw field.
-
-    Parameters
-    ----------
-    rho : Density or flow-map density on S^2
-    level : int
-    smooth : float
-        Blur length in units of the DG mesh resolution (0: raw values).
+    smoothed for display over ``smooth`` DG cells exactly as the maps are
+    (:func:`meanfield.plot.maps.display_density`): renders and maps show one field.
 
     Returns
     -------
     ndarray, shape (m,)
     """
-    points = _icosphere(as_int(level, "level", min_value=0))[0]
-    values = relative_density(rho, points)
-    smooth = float(smooth)
-    if not smooth >= 0:
-        raise ValueError(f"smooth must be a non-negative number of cells, got {smooth}")
-    h_dg = getattr(getattr(getattr(rho, "space", None), "mesh", None), "resolution", None)
-    if smooth == 0 or h_dg is None:
-        return values
-    h_fine = 1.1071 / 2**level  # icosahedron edge angle over the subdivisions
-    # a lazy random-walk step has variance h^2 / 2 per iteration (on a roughly uniform mesh)
-    steps = int(np.ceil(2.0 * (smooth * h_dg / h_fine) ** 2))
-    average = _averaging(level)
-    for _ in range(min(steps, 400)):
-        values = 0.5 * (values + average @ values)
-    return values
+    return display_density(rho, _icosphere(as_int(level, "level", min_value=0))[0], smooth)
 
 
 def surface_points(level: int = LEVEL) -> np.ndarray:
