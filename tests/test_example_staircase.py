@@ -48,4 +48,3 @@ def test_metastable_staircase_small(tmp_path):
     assert len(lag["tokens"]) == 2 and len(lag["token_mean"]) == 3
     for name in ["staircase.png", "pde_vs_tokens.png"]:
         assert (tmp_path / name).stat().st_size > 10_000, name
-
