@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..field.registry import EVALUATORS
-from ..solve import DENSITY_SCHEMES, EULERIAN_METHODS, PARTICLE_METHODS
+from ..solve import DENSITY_SCHEMES, EULERIAN_METHODS, LAGRANGIAN_METHODS, PARTICLE_METHODS
 
 __all__ = [
     "SCHEMA",
@@ -125,7 +125,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "str", "eulerian", choices=tuple(DENSITY_SCHEMES), doc="density solver (spatial scheme)"
         ),
         "method": Key(
-            "str", "ssprk3", choices=EULERIAN_METHODS, doc="time scheme of the density solver"
+            "str",
+            "ssprk3",
+            choices=EULERIAN_METHODS + LAGRANGIAN_METHODS,
+            doc="time scheme of the density solver (lagrangian: rk4 or dop853; an Eulerian "
+            "name means rk4)",
         ),
     },
     "particles": {

@@ -131,18 +131,26 @@ def advance(setup: Setup, frame: Frame) -> Frame:
     s, p = setup.config["solver"], setup.config["particles"]
     k = frame.index
     span = setup.times[k : k + 2]
-    sol = solve_density(
-        setup.model,
-        Density(setup.space, frame.coefficients),
-        span,
-        cfl=s["cfl"],
-        dt_max=s["dt_max"],
-        scheme=s["scheme"],
-        method=s["method"],
-        field=s["field"],
-        diffusion=setup.config["model"]["diffusion"],
-    )
-    c = sol.densities[-1].coefficients
+    if s["scheme"] == "lagrangian":
+        if setup.config["model"]["diffusion"] > 0:
+            raise ValueError(
+                "config: solver.scheme = 'lagrangian' has no diffusion; model.diffusion > 0 "
+                "needs solver.scheme = 'eulerian'"
+            )
+        c, steps = _advance_flow_map(setup, k)
+    else:
+        sol = solve_density(
+            setup.model,
+            Density(setup.space, frame.coefficients),
+            span,
+            cfl=s["cfl"],
+            dt_max=s["dt_max"],
+            scheme=s["scheme"],
+            method=s["method"],
+            field=s["field"],
+            diffusion=setup.config["model"]["diffusion"],
+        )
+        c, steps = sol.densities[-1].coefficients, int(sol.stats.steps)
     x, particle_steps = None, 0
     if frame.x is not None:
         # the noise of frame k is drawn from (seed, k): a resumed run repeats it exactly
@@ -154,11 +162,38 @@ def advance(setup: Setup, frame: Frame) -> Frame:
         x, particle_steps = traj.x[-1], int(traj.stats.steps)
     diag = diagnose(setup, c, x)
     stats = {
-        "steps": int(sol.stats.steps),
+        "steps": steps,
         "particle_steps": particle_steps,
         "seconds": time.perf_counter() - start,
     }
     return Frame(k + 1, float(span[1]), c, x, diag, stats)
+
+
+#: The last Lagrangian frame computed: (setup, frame index, flow map) or empty.
+_FLOW_MAP: list = []
+
+
+def _advance_flow_map(setup: Setup, k: int):
+    """Frame k + 1 of a Lagrangian run: (DG coefficients of the deposit, RK4 steps taken).
+
+    The flow map itself is not a DG function: it is kept in memory between frames, and a run
+    resumed from a checkpoint rebuilds it by one solve from ``rho0`` through the same output
+    times (the same RK4 steps, so the same state). The frame's density is the flow map's
+    mass-conservative deposit on the run's DG space (:meth:`FlowMapDensity.project`), which
+    is what the diagnostics, VTK frames and figures see.
+    """
+    from ..lagrangian import default_step, solve_lagrangian
+
+    s = setup.config["solver"]
+    method = s["method"] if s["method"] in ("rk4", "dop853") else "rk4"
+    dt = min(default_step(setup.model, setup.space.dim, 1e-8), s["dt_max"])
+    hit = bool(_FLOW_MAP) and _FLOW_MAP[0] is setup and _FLOW_MAP[1] == k
+    state = _FLOW_MAP[2] if hit else None
+    times = setup.times[k : k + 2] if state is not None else setup.times[: k + 2]
+    densities, stats = solve_lagrangian(setup.model, setup.rho0, times, method, dt,
+                                        s["field"], state=state)  # fmt: skip
+    _FLOW_MAP[:] = [setup, k + 1, densities[-1].state]
+    return densities[-1].project(setup.space).coefficients, int(stats.steps)
 
 
 @dataclass(frozen=True)

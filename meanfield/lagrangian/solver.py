@@ -200,7 +200,7 @@ DISTORTED = 1.0
 
 
 def solve_lagrangian(model, rho0, t_eval, method="rk4", dt=None, field="auto", split=None,
-                     progress=None, moments="auto", **options):  # fmt: skip
+                     progress=None, moments="auto", state=None, **options):  # fmt: skip
     r"""Move the flow map of ``rho0`` through the output times ``t_eval`` (inputs validated).
 
     Every output interval is one run of the time scheme ``SCHEMES[method]`` on the packed
@@ -222,13 +222,16 @@ def solve_lagrangian(model, rho0, t_eval, method="rk4", dt=None, field="auto", s
     split : float, optional
         Split every cell whose distortion exceeds this at an output time.
     progress : tqdm-like, optional
+    state : FlowMap, optional
+        Start from this flow map (copied) at ``t_eval[0]`` instead of the identity map of
+        ``rho0``: a run continued from an earlier output.
 
     Returns
     -------
     densities : list of FlowMapDensity
     stats : FlowStats
     """
-    state = FlowMap.from_density(rho0)
+    state = FlowMap.from_density(rho0) if state is None else state.copy()
     prescribed = not hasattr(model, "interaction")
     scheme = SCHEMES[method]
     if dt is None:
