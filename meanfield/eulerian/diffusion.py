@@ -70,6 +70,13 @@ class SIPGLaplacian:
 
         if not isinstance(space, DG):
             raise ValueError(f"space must be a meanfield.DG, got {type(space).__name__}")
+        if space.mesh.kind == "zonal":
+            # the unknown there is the line density g = w_d rho of the polar angle: its
+            # Laplacian is D d/dtheta(w_d d/dtheta(g / w_d)), a weighted form not built here
+            raise ValueError(
+                "diffusion on the zonal mesh is not implemented (only circle and sphere "
+                f"meshes); got a zonal mesh of S^{space.mesh.d - 1}"
+            )
         self.space = space
         self.penalty = float(penalty)
         nb = space.n_basis
