@@ -86,12 +86,13 @@ def test_log_jacobian_from_divergence_matches_moved_cell_areas(d):
     assert rate > 2.5 and gaps[-1] < 2e-3
 
 
-def test_mass_exact_and_finite_through_collapse_on_the_circle():
-    rho0 = mf.DG(mf.SphereMesh.circle(32), 1).interpolate(
-        initial.WhiteNoise(d=2, amplitude=0.05, ell_max=8, seed=0)
-    )
-    t = np.linspace(0.0, 60.0, 7)
-    sol = mf.solve_density(mf.Attention(9.0), rho0, t, scheme="lagrangian", dt=0.02)
+@pytest.mark.parametrize("d", [2, 3])
+def test_mass_exact_and_finite_through_collapse(d):
+    # the long versions (t = 1000 on S^1, 200 on S^2): benchmarks/long_runs.py --scheme lagrangian
+    mesh = mf.SphereMesh.circle(32) if d == 2 else mf.SphereMesh.icosphere(1)
+    rho0 = mf.DG(mesh, 1).interpolate(initial.WhiteNoise(d=d, amplitude=0.05, ell_max=8, seed=0))
+    t = np.linspace(0.0, 60.0, 7) if d == 2 else np.linspace(0.0, 20.0, 5)
+    sol = mf.solve_density(mf.Attention(9.0), rho0, t, scheme="lagrangian", dt=0.05)
     assert np.all(sol.mass == sol.mass[0])
     for r in sol.densities:
         assert np.all(np.isfinite(r.state.points)) and np.all(np.isfinite(r.state.log_jacobian))
