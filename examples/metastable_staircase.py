@@ -307,26 +307,30 @@ def main(small: bool = False, out: str | Path = "out/metastable_staircase") -> d
 
 def _staircase_figure(t, runs, results, path):
     """Normalised energy (plateaus at sum m_i^2), cluster counts and plateau lengths; a page."""
-    fig = plot.figure(plot.PAGE, aspect=0.34)
-    a, b, c = fig.subplots(1, 3)
-    # the plateau values the energy should sit at: sums of squared cluster masses
-    levels = sorted({round(s, 3) for ss in results["step_sum_m2"] for s in ss})
-    names = {beta: rf"$\beta={beta:g}$" for beta in runs}
-    plot.staircase(t, {names[b]: r["energy"] for b, r in runs.items()}, plateaus=levels, ax=a)
-    plot.cluster_counts(t[1:], {names[b]: r["counts"][1:] for b, r in runs.items()}, ax=b)
-    b.set_xscale("log")
-    b.get_legend().remove()
-    k0 = len(SHARES)
-    lengths = np.array(
-        [[np.nan if v is None else v for v in row] for row in results["plateau_lengths"]]
-    )
-    for j, slope in enumerate(results["plateau_slopes"]):
-        label = f"{k0 - j} clusters" + ("" if slope is None else f": slope {slope:.2f}")
-        c.plot(results["beta"], lengths[:, j], "o-", ms=3, label=label)
-    c.set_yscale("log")
-    c.set_xlabel(r"$\beta$")
-    c.set_ylabel("plateau length")
-    c.legend()
+    with plot.style():  # print fonts for the plain matplotlib calls below too
+        fig = plot.figure(plot.PAGE, aspect=0.34)
+        a, b, c = fig.subplots(1, 3)
+        # the plateau values the energy should sit at: sums of squared cluster masses
+        levels = sorted({round(s, 3) for ss in results["step_sum_m2"] for s in ss})
+        names = {beta: f"${beta:g}$" for beta in runs}  # on the curves, at each last merge
+        plot.staircase(t, {names[b]: r["energy"] for b, r in runs.items()}, plateaus=levels,
+                       ax=a, title=r"tokens, curves labelled by $\beta$")  # fmt: skip
+        colours = [line.get_color() for line in a.get_lines()[-len(runs) :]]
+        plot.cluster_counts(t[1:], {names[b]: r["counts"][1:] for b, r in runs.items()}, ax=b,
+                            colours=colours)  # fmt: skip
+        b.set_xscale("log")
+        b.get_legend().remove()
+        k0 = len(SHARES)
+        lengths = np.array(
+            [[np.nan if v is None else v for v in row] for row in results["plateau_lengths"]]
+        )
+        for j, slope in enumerate(results["plateau_slopes"]):
+            label = f"{k0 - j} clusters" + ("" if slope is None else f": slope {slope:.2f}")
+            c.plot(results["beta"], lengths[:, j], "o-", ms=3, label=label)
+        c.set_yscale("log")
+        c.set_xlabel(r"$\beta$")
+        c.set_ylabel("plateau length")
+        c.legend(loc="upper left")
     plot.save(fig, path)
 
 

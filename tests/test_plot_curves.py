@@ -105,7 +105,7 @@ def test_staircase_labels_on_curves_and_plateau_ticks():
         np.testing.assert_allclose(to_rgb(labels[name].get_color()), to_rgb(line.get_color()))
     right = [c for c in ax.child_axes]
     assert list(right[0].get_yticks()) == [0.3, 0.5, 1.0]
-    # labels sit where each curve crosses the middle: later for the larger beta
+    # labels sit right of each curve's last rise: later for the larger beta
     assert labels[r"$\beta=5$"].xy[0] > labels[r"$\beta=4$"].xy[0]
 
 

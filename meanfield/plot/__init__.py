@@ -46,7 +46,7 @@ from .render import (
     render_trajectories,
     sphere_image,
 )
-from .style import COLUMN, FONT_PT, PAGE, figure, save
+from .style import COLUMN, FONT_PT, PAGE, figure, save, style
 from .tokens import cosine_histogram, cosine_histograms, trajectories
 
 __all__ = [
@@ -82,5 +82,6 @@ __all__ = [
     "series",
     "sphere_image",
     "staircase",
+    "style",
     "trajectories",
 ]

@@ -53,7 +53,7 @@ def _curves(t, curves):
 
 
 def series(t, curves, ax=None, ylabel: str = "", logy: bool = False, xlabel: str = "$t$",
-           title: str | None = None, width: float = COLUMN):  # fmt: skip
+           title: str | None = None, width: float = COLUMN, colours=None):  # fmt: skip
     """Named curves against time in one axes.
 
     Parameters
@@ -84,6 +84,13 @@ def series(t, curves, ax=None, ylabel: str = "", logy: bool = False, xlabel: str
     return ax
 
 
+def _look(k, colours):
+    """Line style and colour of curve k: given colours with solid lines, else the cycle."""
+    if colours is not None:
+        return "-", colours[k % len(colours)]
+    return ["-", "--", "-.", ":"][k % 4], f"C{k % 10}"
+
+
 def _labels(ax, xlabel, ylabel, title, legend):
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -93,7 +100,8 @@ def _labels(ax, xlabel, ylabel, title, legend):
         ax.legend()
 
 
-def cluster_counts(t, counts, ax=None, title: str | None = None, width: float = COLUMN):
+def cluster_counts(t, counts, ax=None, title: str | None = None, width: float = COLUMN,
+                   colours=None):  # fmt: skip
     """Cluster counts against time as steps, integer ticks (one cluster rule for all curves:
     :func:`meanfield.diagnostics.measure_clusters`).
 
@@ -101,6 +109,8 @@ def cluster_counts(t, counts, ax=None, title: str | None = None, width: float = 
     ----------
     t : array_like, shape (T,)
     counts : dict of str -> array_like of int, shape (T,)
+    colours : list of colours, optional
+        One per curve.
 
     Returns
     -------
@@ -111,8 +121,9 @@ def cluster_counts(t, counts, ax=None, title: str | None = None, width: float = 
     t, counts = _curves(t, counts)
     with style():
         ax = _ax(ax, width)
-        for (name, v), ls in zip(counts.items(), ["-", "--", ":"] * len(counts), strict=False):
-            ax.step(t, v, ls, where="post", label=name)
+        for k, (name, v) in enumerate(counts.items()):
+            ls, c = _look(k, colours)
+            ax.step(t, v, ls, where="post", label=name, color=c)
         top = max(float(v.max()) for v in counts.values())
         ax.set_ylim(-0.3, top + 0.7)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -188,8 +199,6 @@ def staircase(t, ratios, plateaus=(), ax=None, logx: bool = True, title: str | N
     with style():
         ax = _ax(ax, width, aspect=0.7)
         colours = _colours(len(ratios))
-        lo = min(float(np.nanmin(v[pos])) for v in ratios.values())
-        hi = max(float(np.nanmax(v[pos])) for v in ratios.values())
         for p in plateaus:
             ax.axhline(p, color="0.55", lw=0.6, ls=":", zorder=0)
         if len(plateaus):
@@ -199,7 +208,7 @@ def staircase(t, ratios, plateaus=(), ax=None, logx: bool = True, title: str | N
             finish(right)
         for (name, v), c in zip(ratios.items(), colours, strict=True):
             ax.plot(t[pos], v[pos], color=c, lw=1.0)
-            _label_on_curve(ax, t[pos], v[pos], name, c, 0.5 * (lo + hi))
+            _label_on_curve(ax, t[pos], v[pos], name, c)
         if logx:
             ax.set_xscale("log")
         _labels(ax, "$t$", r"$E_\beta(\mu_t)\,/\,E_\beta(\delta_x)$", title, legend=False)
@@ -213,21 +222,14 @@ def _colours(k):
     return colormaps["viridis"](np.linspace(0.0, 0.85, max(k, 1)))
 
 
-def _label_on_curve(ax, t, v, text, colour, y):
-    """Put ``text`` where the curve first crosses ``y`` (the middle of the staircase)."""
-    above = np.flatnonzero(v >= y)
-    k = int(above[0]) if above.size else len(t) - 1
-    ax.annotate(
-        text,
-        (t[k], y),
-        xytext=(-2, 0),
-        textcoords="offset points",
-        color=colour,
-        fontsize=8,
-        ha="right",
-        va="center",
-        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
-    )
+def _label_on_curve(ax, t, v, text, colour):
+    """Put ``text`` just right of the curve's last rise, under its final plateau (the last
+    merges of a staircase happen at well separated times, so the labels do not collide)."""
+    top, base = float(v[-1]), float(np.nanmin(v))
+    rise = np.flatnonzero(v >= top - 0.1 * (top - base))
+    k = int(rise[0]) if rise.size else len(t) - 1
+    ax.annotate(text, (t[k], top), xytext=(2, -3), textcoords="offset points", color=colour,
+                fontsize=8, ha="left", va="top")  # fmt: skip
 
 
 def growth_rates(rows, ax=None, target: float | None = 1e-2, title: str | None = None,

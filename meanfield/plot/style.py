@@ -9,6 +9,7 @@ density image of a map) become one embedded raster at ``dpi``.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 __all__ = ["FONT_PT", "COLUMN", "PAGE", "FORMATS", "style", "figure", "finish", "save"]
@@ -63,11 +64,29 @@ def figure(width: float = COLUMN, height: float | None = None, aspect: float = 0
     """
     width = _positive(width, "width")
     height = width * aspect if height is None else _positive(height, "height")
-    # a bare Figure (no pyplot): no global state, no GUI backend, nothing to close
+    with style():
+        return _print_figure_class()(figsize=(width, height), layout="constrained", **kwargs)
+
+
+@functools.lru_cache(maxsize=1)
+def _print_figure_class():
+    """A bare Figure (no pyplot: no global state, no GUI backend, nothing to close) whose axes,
+    colour bars, titles and drawing all happen in :func:`style`, so axes added by the caller
+    (``fig.subplots``) get the print fonts too."""
     from matplotlib.figure import Figure
 
-    with style():
-        return Figure(figsize=(width, height), layout="constrained", **kwargs)
+    def styled(name):
+        method = getattr(Figure, name)
+
+        def call(self, *args, **kwargs):
+            with style():
+                return method(self, *args, **kwargs)
+
+        call.__name__, call.__doc__ = name, method.__doc__
+        return call
+
+    names = ["add_subplot", "add_axes", "subplots", "colorbar", "suptitle", "legend", "draw"]
+    return type("PrintFigure", (Figure,), {n: styled(n) for n in names})
 
 
 def finish(ax) -> None:
