@@ -307,7 +307,7 @@ def main(small: bool = False, out: str | Path = "out/metastable_staircase") -> d
 
 def _staircase_figure(t, runs, results, path):
     """Normalised energy (plateaus at sum m_i^2), cluster counts and plateau lengths; a page."""
-    with plot.style():  # print fonts for the plain matplotlib calls below too
+    with plot.print_style():  # print fonts for the plain matplotlib calls below too
         fig = plot.figure(plot.PAGE, aspect=0.34)
         a, b, c = fig.subplots(1, 3)
         # the plateau values the energy should sit at: sums of squared cluster masses

@@ -46,7 +46,7 @@ from .render import (
     render_trajectories,
     sphere_image,
 )
-from .style import COLUMN, FONT_PT, PAGE, figure, save, style
+from .style import COLUMN, FONT_PT, PAGE, figure, print_style, save
 from .tokens import cosine_histogram, cosine_histograms, trajectories
 
 __all__ = [
@@ -81,7 +81,7 @@ __all__ = [
     "save_gif",
     "series",
     "sphere_image",
+    "print_style",
     "staircase",
-    "style",
     "trajectories",
 ]

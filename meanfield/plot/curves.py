@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import as_real_array
-from .style import COLUMN, figure, finish, style
+from .style import COLUMN, figure, finish, print_style
 
 __all__ = [
     "figure_image",
@@ -71,7 +71,7 @@ def series(t, curves, ax=None, ylabel: str = "", logy: bool = False, xlabel: str
     matplotlib.axes.Axes
     """
     t, curves = _curves(t, curves)
-    with style():
+    with print_style():
         ax = _ax(ax, width)
         for (name, v), ls in zip(
             curves.items(), ["-", "--", "-.", ":"] * len(curves), strict=False
@@ -119,7 +119,7 @@ def cluster_counts(t, counts, ax=None, title: str | None = None, width: float = 
     from matplotlib.ticker import MaxNLocator
 
     t, counts = _curves(t, counts)
-    with style():
+    with print_style():
         ax = _ax(ax, width)
         for k, (name, v) in enumerate(counts.items()):
             ls, c = _look(k, colours)
@@ -155,7 +155,7 @@ def phase_diagram(table, ax=None, boundary=None, level: float = 0.999, colorbar:
     if frac.shape != (beta.size, t.size):
         raise ValueError(f"table['fraction'] must have shape ({beta.size}, {t.size}) "
                          f"(beta, t), got {frac.shape}")  # fmt: skip
-    with style():
+    with print_style():
         ax = _ax(ax, width, aspect=0.75)
         mesh = ax.pcolormesh(t, beta, frac, shading="nearest", vmin=0.0, vmax=1.0,
                              cmap="viridis", rasterized=True)  # fmt: skip
@@ -196,7 +196,7 @@ def staircase(t, ratios, plateaus=(), ax=None, logx: bool = True, title: str | N
     """
     t, ratios = _curves(t, ratios)
     pos = t > 0 if logx else np.ones(t.shape, bool)
-    with style():
+    with print_style():
         ax = _ax(ax, width, aspect=0.7)
         colours = _colours(len(ratios))
         for p in plateaus:
@@ -255,7 +255,7 @@ def growth_rates(rows, ax=None, target: float | None = 1e-2, title: str | None =
         raise ValueError("rows must hold at least one growth-rate measurement, got none")
     groups = sorted({(r["d"], r["beta"], bool(r["normalized"])) for r in rows})
     markers = "osD^v<>ph*"
-    with style():
+    with print_style():
         ax = _ax(ax, width, aspect=0.75)
         for (d, beta, nz), m in zip(groups, markers * len(groups), strict=False):
             sel = sorted((r for r in rows if (r["d"], r["beta"], bool(r["normalized"]))
@@ -304,7 +304,7 @@ def mean_field_limit(result, t: float | None = None, key: str = "distance", ax=N
     per = [np.array([r[key] for r in rows if r["n"] == n]) for n in ns]
     mean = np.array([p.mean() for p in per])
     slope, icpt = np.polyfit(np.log(ns), np.log(mean), 1)
-    with style():
+    with print_style():
         ax = _ax(ax, width, aspect=0.75)
         for n, p in zip(ns, per, strict=True):
             ax.scatter(np.full(p.size, n), p, s=6, color="#1f77b4", alpha=0.45, linewidths=0)

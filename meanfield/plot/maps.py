@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import as_int, as_points, choose
-from .style import COLUMN, PAGE, figure, finish, style
+from .style import COLUMN, PAGE, figure, finish, print_style
 
 __all__ = [
     "PROJECTIONS",
@@ -294,7 +294,7 @@ def density_map(
     projection = choose(projection, "projection", PROJECTIONS)
     d = _dim(rho)
     tokens = _tokens(tokens, d)
-    with style():
+    with print_style():
         if d == 2:
             theta, values = sample(rho, samples, smooth)
             kind, (lo, hi) = _limits_of(norm, values, vmin, vmax)
@@ -463,7 +463,7 @@ def density_maps(
     )
     nrows = -(-len(ts) // ncols)
     panel = width / ncols
-    with style():
+    with print_style():
         # panel height: the map (half its width) or curve, plus its title; then the colour bar
         fig = figure(width, height=nrows * (panel * (0.62 if d == 2 else 0.5) + 0.15) + 0.55)
         proj = None if d == 2 else choose(projection, "projection", PROJECTIONS)
@@ -514,7 +514,7 @@ def density_spacetime(solution, ax=None, norm="log", vmin=None, vmax=None, cmap=
     theta = grids[0][0]
     values = np.array([g[1] for g in grids])
     kind, (lo, hi) = _limits_of(norm, values, vmin, vmax)
-    with style():
+    with print_style():
         ax = _axes(ax, None, width, 0.62)
         mesh = ax.pcolormesh(ts, theta, np.clip(values, lo, None).T, shading="nearest",
                              norm=make_norm(norm, lo, hi), cmap=cmap, rasterized=True)  # fmt: skip

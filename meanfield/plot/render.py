@@ -32,7 +32,7 @@ from .maps import (
     sample,
     style_colorbar,
 )
-from .style import COLUMN, figure, style
+from .style import COLUMN, figure, print_style
 
 __all__ = [
     "VIEW",
@@ -250,7 +250,7 @@ def _render_limits(rho, norm, vmin, vmax):
 def _compose(images, dirs, norm, cmap, title, width):
     from matplotlib.cm import ScalarMappable
 
-    with style():
+    with print_style():
         k = len(images)
         fig = figure(width, height=width / k * 0.92 + 0.55)
         axes = fig.subplots(1, k, squeeze=False)[0]
@@ -400,7 +400,7 @@ def render_tokens(x, path, view=VIEW, size: int = 800, title: str | None = None)
         _place_camera(plotter, v)
         images.append(plotter.screenshot(transparent_background=True, return_img=True))
         plotter.close()
-    with style():
+    with print_style():
         fig = figure(COLUMN, height=COLUMN / 2 * 0.95 + (0.25 if title else 0.0))
         for ax, img, v in zip(fig.subplots(1, 2), images, (view, -view), strict=True):
             ax.imshow(img)
@@ -467,7 +467,7 @@ def render_trajectories(traj, path=None, view=VIEW, batch: int = 0, radius: floa
         _place_camera(plotter, v)
         images.append(plotter.screenshot(transparent_background=True, return_img=True))
         plotter.close()
-    with style():
+    with print_style():
         fig = figure(width, height=width / 2 * 0.95 + (0.3 if title else 0.1))
         for ax, img, v in zip(fig.subplots(1, 2), images, (view, -view), strict=True):
             ax.imshow(img)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-__all__ = ["FONT_PT", "COLUMN", "PAGE", "FORMATS", "style", "figure", "finish", "save"]
+__all__ = ["FONT_PT", "COLUMN", "PAGE", "FORMATS", "print_style", "figure", "finish", "save"]
 
 #: smallest font on any figure, in points (at the printed size)
 FONT_PT = 8.0
@@ -42,7 +42,7 @@ _RC = {
 }
 
 
-def style():
+def print_style():
     """Context in which figures get the package's print style (fonts >= 8 pt, vector text)."""
     import matplotlib
 
@@ -64,14 +64,14 @@ def figure(width: float = COLUMN, height: float | None = None, aspect: float = 0
     """
     width = _positive(width, "width")
     height = width * aspect if height is None else _positive(height, "height")
-    with style():
+    with print_style():
         return _print_figure_class()(figsize=(width, height), layout="constrained", **kwargs)
 
 
 @functools.lru_cache(maxsize=1)
 def _print_figure_class():
     """A bare Figure (no pyplot: no global state, no GUI backend, nothing to close) whose axes,
-    colour bars, titles and drawing all happen in :func:`style`, so axes added by the caller
+    colour bars, titles and drawing all happen in :func:`print_style`, so axes added by the caller
     (``fig.subplots``) get the print fonts too."""
     from matplotlib.figure import Figure
 
@@ -79,7 +79,7 @@ def _print_figure_class():
         method = getattr(Figure, name)
 
         def call(self, *args, **kwargs):
-            with style():
+            with print_style():
                 return method(self, *args, **kwargs)
 
         call.__name__, call.__doc__ = name, method.__doc__
@@ -119,7 +119,7 @@ def save(fig, path, format: str | None = None, dpi: float = 300) -> Path:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r} (from {path.name!r})")
     path = path.with_suffix("." + fmt)
     dpi = _positive(dpi, "dpi")
-    with style():
+    with print_style():
         return atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._checks import as_int, as_points, as_real_array, choose
 from .maps import PROJECTIONS, lonlat
-from .style import COLUMN, PAGE, figure, finish, style
+from .style import COLUMN, PAGE, figure, finish, print_style
 
 __all__ = [
     "trajectories",
@@ -117,7 +117,7 @@ def trajectories(
     projection = choose(projection, "projection", PROJECTIONS)
     labels = _labels(x[-1], radius)  # clusters of all tokens, then the subset drawn
     x, labels = x[:, keep], labels[keep]
-    with style():
+    with print_style():
         if ax is None:
             fig = figure(width, aspect=0.62 if d == 2 else 0.52)
             ax = fig.add_subplot(projection=None if d == 2 else projection)
@@ -264,7 +264,7 @@ def cosine_histograms(
     times = np.atleast_1d(as_real_array(times, "times"))
     if times.ndim != 1 or times.size == 0:
         raise ValueError(f"times must be a non-empty 1-D list, got shape {times.shape}")
-    with style():
+    with print_style():
         fig = figure(width, height=min(2.2, width / len(times) * 1.1) + 0.3)
         axes = fig.subplots(1, len(times), sharey=True, squeeze=False)[0]
         for j, (ax, s) in enumerate(zip(axes, times, strict=True)):
