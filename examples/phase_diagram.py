@@ -109,9 +109,9 @@ def sweep_spec(small: bool, extra_d=()) -> dict:
     return {
         "task": "particles",
         "base": {
-            "n": 32,
+            "particles.n": 32,
             "starts": g["starts"],
-            "seed": 0,
+            "particles.seed": 0,
             "t": g["t"],
             "metrics": ["fraction_above"],
             "threshold": LEVEL,
@@ -119,13 +119,13 @@ def sweep_spec(small: bool, extra_d=()) -> dict:
             # fractions agree with the 1x step to 4 digits at every output time
             "dt_scale": 4.0,
         },
-        "grid": {"d": g["d"] + [int(d) for d in extra_d], "beta": g["beta"]},
+        "grid": {"d": g["d"] + [int(d) for d in extra_d], "model.beta": g["beta"]},
     }
 
 
 def collect(rows, keys, ds, betas):
     """Fractions as an array (d, beta, t) from the sweep rows, NaN for failed points."""
-    by = {(r["d"], r["beta"]): r for r in rows if r["key"] in keys}
+    by = {(r["d"], r["model.beta"]): r for r in rows if r["key"] in keys}
     series = {
         (i, j): time_series(by[(d, b)], "fraction_above")
         for i, d in enumerate(ds)
@@ -184,9 +184,9 @@ def main(
     summary = mf.sweep(
         spec, out / "sweep", scheduler=scheduler, progress=progress, n_workers=n_workers
     )
-    ds, betas = spec["grid"]["d"], spec["grid"]["beta"]
+    ds, betas = spec["grid"]["d"], spec["grid"]["model.beta"]
     t, frac = collect(read_results(out / "sweep"), set(summary.keys), ds, betas)
-    n = spec["base"]["n"]
+    n = spec["base"]["particles.n"]
     plot(t, np.array(betas), ds, frac, n, out / "phase_diagram.png")
     results = {
         "grid": (len(ds), len(betas), len(t)),

@@ -22,6 +22,8 @@ def _describe(a) -> str:
 
 def as_real_array(a, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
     """Convert ``a`` to a finite float64 array with the given number of dimensions."""
+    if np.iscomplexobj(a):
+        raise ValueError(f"{name} must be real, got a complex {_describe(a)}")
     try:
         arr = np.asarray(a, dtype=float)
     except (TypeError, ValueError):
@@ -102,6 +104,8 @@ def as_rng(rng, name: str = "rng") -> np.random.Generator:
     """A ``numpy.random.Generator`` from a seed, a Generator or None (fresh entropy)."""
     if isinstance(rng, np.random.Generator):
         return rng
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng < 0:
+        raise ValueError(f"{name} must be a non-negative int seed, got {int(rng)}")
     if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
         return np.random.default_rng(rng)
     raise ValueError(

@@ -73,13 +73,43 @@ def energy(x, beta, weights=None) -> float:
     Raises
     ------
     ValueError
-        If the energy exceeds the float64 range (very large beta).
+        If the energy exceeds the float64 range (very large beta; :func:`log_energy` does
+        not).
     """
     beta = as_scalar(beta, "beta", min_value=0.0)
-    x, w = _measure(x, weights)
     if beta == 0.0:
+        x, w = _measure(x, weights)
         m = w @ x
         return 0.5 * float(m @ m)
+    log_e = log_energy(x, beta, weights)
+    if log_e >= np.log(np.finfo(float).max):
+        raise ValueError(f"energy overflows float64 at beta = {beta:g} (log E = {log_e:.1f})")
+    return float(np.exp(log_e))
+
+
+def log_energy(x, beta, weights=None) -> float:
+    r""":math:`\log E_\beta(\mu)` (see :func:`energy`), finite for every beta.
+
+    :math:`E_\beta` reaches :math:`e^{\beta}\mu(S)^2/(2\beta)` when the measure
+    concentrates, beyond float64 for :math:`\beta > 709`; its logarithm, a chunked
+    log-sum-exp, stays in range. At :math:`\beta = 0`, the log of :func:`energy`'s limit
+    :math:`\frac12|\int y\,d\mu|^2` (-inf when the first moment vanishes exactly).
+
+    Parameters
+    ----------
+    x : array_like, shape (n, d)
+    beta : float
+    weights : array_like, shape (n,), optional
+
+    Returns
+    -------
+    log_E : float
+    """
+    beta = as_scalar(beta, "beta", min_value=0.0)
+    if beta == 0.0:
+        with np.errstate(divide="ignore"):
+            return float(np.log(energy(x, 0.0, weights)))
+    x, w = _measure(x, weights)
     keep = w > 0
     x, logw = x[keep], np.log(w[keep])
     blocks, step = _row_blocks(x.shape[0])
@@ -87,10 +117,7 @@ def energy(x, beta, weights=None) -> float:
         logsumexp(beta * (x[s : s + step] @ x.T) + logw[s : s + step, None] + logw[None, :])
         for s in blocks
     ]
-    log_e = logsumexp(parts) - np.log(2.0 * beta)
-    if log_e >= np.log(np.finfo(float).max):
-        raise ValueError(f"energy overflows float64 at beta = {beta:g} (log E = {log_e:.1f})")
-    return float(np.exp(log_e))
+    return float(logsumexp(parts) - np.log(2.0 * beta))
 
 
 def pairwise_cosines(x, threshold: float = 0.999) -> dict:

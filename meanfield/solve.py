@@ -141,10 +141,10 @@ def auto_dt(model, d: int) -> float:
     """
     a = float(np.linalg.norm(model.interaction(d), 2))
     v = float(np.linalg.norm(model.value(d), 2))
-    rate = max(v, 1e-300) * (1.0 + a)
-    if not model.normalized:
-        rate *= np.exp(min(a, 700.0))
-    return min(0.05, 0.1 / rate)
+    # in logs: (1 + a) e^a overflows for a huge beta; the step then underflows to 0, which
+    # callers refuse (see meanfield.app.builders.token_step)
+    log_rate = np.log(max(v, 1e-300)) + np.log1p(a) + (0.0 if model.normalized else a)
+    return float(min(0.05, 0.1 * np.exp(-log_rate)))
 
 
 def solve_particles(

@@ -162,8 +162,13 @@ def growth_rate(ell, beta, d, normalized: bool = True, diffusion=0.0):
     Returns
     -------
     gamma : float or ndarray
-        Same shape as ``ell``. USA rates overflow to ``inf`` only where they exceed the float
-        range (:math:`\beta \gtrsim 700`).
+        Same shape as ``ell``.
+
+    Raises
+    ------
+    ValueError
+        When a USA rate exceeds the float64 range (it grows like :math:`e^\beta/\beta`, so
+        for :math:`\beta \gtrsim 700`).
     """
     d = as_int(d, "d", min_value=2)
     beta = as_scalar(beta, "beta", min_value=0.0)
@@ -171,6 +176,11 @@ def growth_rate(ell, beta, d, normalized: bool = True, diffusion=0.0):
     ells = _degrees(ell)
     lam = ells * (ells + d - 2.0)
     out = lam * (_reduced_rate(ells, beta, d, bool(normalized)) - D)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            f"beta = {beta:g}: the USA growth rate exceeds float64 (it grows like "
+            "e^beta / beta); beta must be below about 700"
+        )
     return float(out) if np.ndim(out) == 0 else out
 
 

@@ -64,7 +64,7 @@ def test_run_writes_every_output(workdir, capsys):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["mass_drift"] < 1e-12
     assert summary["min_density"] >= 0
-    for key in ["energy", "clusters", "distance_w1", "particle_clusters", "moment_gap"]:
+    for key in ["log_energy", "clusters", "distance_w1", "particle_clusters", "moment_gap"]:
         assert len(summary["series"][key]) == 4, key
     assert all(0 < d < np.pi for d in summary["series"]["distance_w1"])
 

@@ -14,12 +14,12 @@ task = "particles"
 out = "results"
 
 [base]
-n = 4
+particles.n = 4
 starts = 2
 t = [0.0, 0.5]
 metrics = ["fraction_above", "energy"]
 
-[grid]
+[grid.model]
 beta = [0.5, 1.0]
 """
 
@@ -43,7 +43,7 @@ def test_tiny_sweep_exits_zero_and_writes_rows(tmp_path, address, capsys):
     spec.write_text(TINY)
     assert main(["sweep", str(spec), "--scheduler", address, "--quiet"]) == 0
     rows = read_results(tmp_path / "results")  # out is relative to the spec file
-    assert sorted(r["beta"] for r in rows) == [0.5, 1.0]
+    assert sorted(r["model.beta"] for r in rows) == [0.5, 1.0]
     assert all(r["status"] == "ok" and r["energy@t=0.5"] > 0 for r in rows)
     assert capsys.readouterr().out == ""  # --quiet
     # rerun with --out elsewhere, not quiet: the summary says what happened
@@ -56,11 +56,11 @@ def test_tiny_sweep_exits_zero_and_writes_rows(tmp_path, address, capsys):
 @pytest.mark.parametrize(
     "text, needle",
     [
-        ('task = "particles"\n[base\nbeta = 1\n', "invalid TOML"),
-        ('task = "particles"\n[base]\nbeta = 1\ncolour = 3\n', "unknown key 'colour'"),
-        ('task = "particles"\n[grid]\nbeta = []\n', "grid.beta must be a non-empty list"),
-        ('task = "particle"\n[base]\nbeta = 1\n', "one of ['both', 'density', 'particles'"),
-        ('task = "particles"\n[base]\nbeta = 1\n', "out must be given"),
+        ('task = "particles"\n[base\nmodel.beta = 1\n', "invalid TOML"),
+        ('task = "particles"\n[base]\nmodel.beta = 1\ncolour = 3\n', "unknown key 'colour'"),
+        ('task = "particles"\n[grid]\nmodel.beta = []\n', "grid.model.beta must be a non-empty"),
+        ('task = "particle"\n[base]\nmodel.beta = 1\n', "one of ['both', 'density', 'particles'"),
+        ('task = "particles"\n[base]\nmodel.beta = 1\n', "out must be given"),
     ],
 )
 def test_bad_input_exits_two_with_one_line(tmp_path, capsys, text, needle):

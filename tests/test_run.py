@@ -99,8 +99,8 @@ def test_advance_conserves_mass_and_moves_both():
     assert not np.allclose(f1.x, f0.x) and not np.allclose(f1.coefficients, f0.coefficients)
     # SA increases the interaction energy of the density and of the tokens (E_beta is
     # non-decreasing along SA and USA)
-    assert f1.diagnostics["energy"] > f0.diagnostics["energy"]
-    assert f1.diagnostics["particle_energy"] > f0.diagnostics["particle_energy"]
+    assert f1.diagnostics["log_energy"] > f0.diagnostics["log_energy"]
+    assert f1.diagnostics["particle_log_energy"] > f0.diagnostics["particle_log_energy"]
     np.testing.assert_allclose(np.linalg.norm(f1.x, axis=1), 1.0, atol=1e-12)
 
 
@@ -151,7 +151,9 @@ def test_resume_after_a_kill_ends_in_the_same_state(tmp_path, base):
     pa = load_npz(tmp_path / "full" / "particles.npz")
     pb = load_npz(tmp_path / "part" / "particles.npz")
     np.testing.assert_allclose(pb["x"], pa["x"], rtol=1e-12, atol=1e-15)
-    assert done.summary["series"]["energy"] == pytest.approx(full.summary["series"]["energy"])
+    assert done.summary["series"]["log_energy"] == pytest.approx(
+        full.summary["series"]["log_energy"]
+    )
     # resuming a finished run computes nothing
     again = execute(cfg, out=tmp_path / "part", resume=True)
     assert again.computed == 0 and again.complete

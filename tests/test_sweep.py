@@ -81,8 +81,15 @@ def _expected(beta, d, n, starts, seed, t, dt_scale):
 
 SPEC = {
     "task": "particles",
-    "base": {"n": 6, "starts": 3, "seed": 7, "t": {"stop": 9.0, "num": 4}, "dt_scale": 4.0},
-    "grid": {"beta": [0.0, 2.0], "d": [2, 3]},
+    "base": {
+        "particles.n": 6,
+        "starts": 3,
+        "particles.seed": 7,
+        "t": {"stop": 9.0, "num": 4},
+        "dt_scale": 4.0,
+        "output.cluster_radius": 0.05,
+    },
+    "grid": {"model.beta": [0.0, 2.0], "d": [2, 3]},
 }
 
 
@@ -91,13 +98,13 @@ def test_particle_sweep_rows_match_an_independent_run(client, tmp_path):
     assert (summary.total, summary.computed, summary.skipped, summary.failed) == (4, 4, 0, 0)
     rows = read_results(tmp_path)
     assert len(rows) == 4
-    assert {(r["beta"], r["d"]) for r in rows} == {(0.0, 2), (0.0, 3), (2.0, 2), (2.0, 3)}
+    assert {(r["model.beta"], r["d"]) for r in rows} == {(0.0, 2), (0.0, 3), (2.0, 2), (2.0, 3)}
     assert len({r["key"] for r in rows}) == 4
     t = [0.0, 3.0, 6.0, 9.0]
     for r in rows:
         assert r["status"] == "ok" and r["error"] is None
-        assert (r["n"], r["starts"], r["seed"], r["t"]) == (6, 3, 7, t)
-        frac, clusters, energy = _expected(r["beta"], r["d"], 6, 3, 7, t, 4.0)
+        assert (r["particles.n"], r["starts"], r["particles.seed"], r["t"]) == (6, 3, 7, t)
+        frac, clusters, energy = _expected(r["model.beta"], r["d"], 6, 3, 7, t, 4.0)
         for name, want in [("fraction_above", frac), ("clusters", clusters), ("energy", energy)]:
             times, got = time_series(r, name)
             np.testing.assert_array_equal(times, t)
@@ -148,26 +155,33 @@ def test_particle_point_with_bad_value_fails_alone(tmp_path):
     # scheduler=None: the sweep starts (and stops) its own loopback LocalCluster
     spec = {
         "task": "particles",
-        "base": {"n": 4, "starts": 2, "d": 3, "t": [0.0, 0.5], "metrics": ["fraction_above"]},
-        "grid": {"beta": [1.0, -1.0]},
+        "base": {
+            "particles.n": 4,
+            "starts": 2,
+            "d": 3,
+            "t": [0.0, 0.5],
+            "metrics": ["fraction_above"],
+        },
+        # dt_scale 0 is refused when the point runs (its check is the task's, not the spec's)
+        "grid": {"dt_scale": [1.0, 0.0]},
     }
     summary = mf.sweep(spec, tmp_path, progress=False, n_workers=1, processes=False)
     assert summary.failed == 1
-    rows = {r["beta"]: r for r in read_results(tmp_path)}
-    assert rows[-1.0]["status"] == "failed" and "beta must be >= 0" in rows[-1.0]["error"]
+    rows = {r["dt_scale"]: r for r in read_results(tmp_path)}
+    assert rows[0.0]["status"] == "failed" and "dt_scale must be > 0" in rows[0.0]["error"]
     assert rows[1.0]["status"] == "ok" and rows[1.0]["fraction_above@t=0.5"] == 0.0
 
 
 def test_sweep_tasks_take_model_diffusion(tmp_path):
     """The particles task with diffusion = D matches a direct noisy solve (seed -> rng)."""
-    spec = {"beta": 1.0, "n": 6, "starts": 2, "d": 3, "t": [0.0, 0.3],
-            "metrics": ["energy"], "seed": 5}  # fmt: skip
+    spec = {"model.beta": 1.0, "particles.n": 6, "starts": 2, "d": 3, "t": [0.0, 0.3],
+            "metrics": ["energy"], "particles.seed": 5}  # fmt: skip
     row = mf.sweep(
-        {"task": "particles", "base": spec, "grid": {"diffusion": [0.0, 0.4]}},
+        {"task": "particles", "base": spec, "grid": {"model.diffusion": [0.0, 0.4]}},
         tmp_path, progress=False, n_workers=1, processes=False,
     )  # fmt: skip
     assert row.failed == 0
-    rows = {r["diffusion"]: r for r in read_results(tmp_path)}
+    rows = {r["model.diffusion"]: r for r in read_results(tmp_path)}
     model = mf.Attention(1.0)
     x0 = mf.sample_sphere(12, 3, 5).reshape(2, 6, 3)
     traj = mf.solve_particles(model, x0, [0.0, 0.3], dt=auto_dt(model, 3), diffusion=0.4,
@@ -180,7 +194,14 @@ def test_sweep_tasks_take_model_diffusion(tmp_path):
 def test_artifact_is_saved_relative_to_out(client, tmp_path):
     spec = {
         "task": "particles",
-        "base": {"beta": 1.0, "n": 5, "starts": 2, "d": 3, "t": [0.0, 1.0], "save": True},
+        "base": {
+            "model.beta": 1.0,
+            "particles.n": 5,
+            "starts": 2,
+            "d": 3,
+            "t": [0.0, 1.0],
+            "save": True,
+        },
     }
     mf.sweep(spec, tmp_path, scheduler=client, progress=False)
     (row,) = read_results(tmp_path)
@@ -203,26 +224,32 @@ def test_torn_last_line_is_cut_on_reopen(tmp_path):
     assert path.read_bytes().endswith(b"\n")
 
 
+P = "particles"
+
+
 @pytest.mark.parametrize(
     "spec, match",
     [
-        ({"task": "particles", "base": {"beta": 1.0}, "grids": {}}, r"unknown key 'grids'.*'grid'"),
+        ({"task": P, "base": {"model.beta": 1.0}, "grids": {}}, r"unknown key 'grids'.*'grid'"),
         ({"task": "nope"}, r"task must be one of \[.*'particles'"),
-        ({"base": {"beta": 1.0}}, r"missing key 'task'"),
-        ({"task": "particles", "base": {"beta": 1.0, "temp": 2}}, r"unknown key 'temp'.*'beta'"),
-        ({"task": "particles", "grid": {"beta": [1.0], "N": [3]}}, r"grid: unknown key 'N'.*'n'"),
-        ({"task": "particles", "grid": {"beta": []}}, r"grid.beta must be a non-empty list"),
-        ({"task": "particles", "grid": {"beta": 1.0}}, r"grid.beta must be a non-empty list"),
-        ({"task": "particles", "base": {"beta": "hot"}}, r"base.beta must be a real number"),
-        ({"task": "particles", "base": {"beta": 1.0, "n": 3.5}}, r"base.n must be an integer"),
-        ({"task": "particles", "base": {"beta": 1, "normalized": 1}}, r"base.normalized must be"),
-        ({"task": "particles", "grid": {"beta": [1.0, 1]}}, r"grid.beta must not repeat"),
-        ({"task": "particles", "base": {"beta": 1.0}, "grid": {"beta": [2.0]}}, r"'beta'.*both"),
-        ({"task": "particles"}, r"missing required parameter 'beta'"),
-        ({"task": "particles", "base": {"beta": 1.0, "metrics": ["mass"]}}, r"metrics\[0\]"),
-        ({"task": "particles", "base": {"beta": 1.0, "t": {"stop": 1.0}}}, r"base.t needs 'stop'"),
-        ({"task": "particles", "base": {"beta": 1.0, "t": [0.0, 1.0, 1.0]}}, r"strictly incr"),
-        ({"task": "particles", "base": []}, r"base must be a table"),
+        ({"base": {"model.beta": 1.0}}, r"missing key 'task'"),
+        ({"task": P, "base": {"temp": 2}}, r"unknown key 'temp'.*'model.beta'"),
+        ({"task": P, "base": {"beta": 2}}, r"unknown key 'beta'.*'model.beta'"),
+        ({"task": P, "grid": {"model.beta": [1.0], "N": [3]}}, r"grid: unknown key 'N'.*'d'"),
+        ({"task": P, "grid": {"model.beta": []}}, r"grid.model.beta must be a non-empty list"),
+        ({"task": P, "grid": {"model.beta": 1.0}}, r"grid.model.beta must be a non-empty list"),
+        ({"task": P, "base": {"model.beta": "hot"}}, r"'base.model.beta' must be a number"),
+        ({"task": P, "base": {"model.beta": -1.0}}, r"'base.model.beta' must be >= 0"),
+        ({"task": P, "base": {"model.beta": float("nan")}}, r"'base.model.beta' must be a finite"),
+        ({"task": P, "base": {"particles.n": 3.5}}, r"'base.particles.n' must be an integer"),
+        ({"task": P, "base": {"model.normalized": 1}}, r"'base.model.normalized' must be"),
+        ({"task": P, "grid": {"model.beta": [1.0, 1]}}, r"grid.model.beta must not repeat"),
+        ({"task": P, "base": {"model.beta": 1.0}, "grid": {"model.beta": [2.0]}}, r"both"),
+        ({"task": "square_test"}, r"missing required parameter 'x'"),
+        ({"task": P, "base": {"metrics": ["mass"]}}, r"metrics\[0\]"),
+        ({"task": P, "base": {"t": {"stop": 1.0}}}, r"base.t needs 'stop'"),
+        ({"task": P, "base": {"t": [0.0, 1.0, 1.0]}}, r"strictly incr"),
+        ({"task": P, "base": []}, r"base must be a table"),
     ],
 )
 def test_bad_spec_names_the_key(spec, match):
@@ -233,15 +260,17 @@ def test_bad_spec_names_the_key(spec, match):
 def test_spec_from_toml_and_its_points(tmp_path):
     path = tmp_path / "SWEEP.toml"
     path.write_text(
-        'task = "particles"\nout = "res"\n[base]\nn = 8\nt = {stop = 2.0, num = 3}\n'
-        "[grid]\nbeta = [1, 2.5]\nd = [2, 3, 4]\n"
+        'task = "particles"\nout = "res"\n[base]\nparticles.n = 8\nt = {stop = 2.0, num = 3}\n'
+        '[grid]\n"model.beta" = [1, 2.5]\nd = [2, 3, 4]\n'
     )
     spec = load_spec(path)
     assert spec.out == tmp_path / "res" and spec.size == 6
     points = spec.points()
-    assert [(p["beta"], p["d"]) for p in points[:4]] == [(1.0, 2), (1.0, 3), (1.0, 4), (2.5, 2)]
-    assert all(p["t"] == [0.0, 1.0, 2.0] and p["n"] == 8 and p["starts"] == 16 for p in points)
-    assert isinstance(points[0]["beta"], float)  # canonical: the int 1 is the float 1.0
+    pairs = [(p["model.beta"], p["d"]) for p in points[:4]]
+    assert pairs == [(1.0, 2), (1.0, 3), (1.0, 4), (2.5, 2)]
+    assert all(p["t"] == [0.0, 1.0, 2.0] and p["particles.n"] == 8 for p in points)
+    assert all(p["starts"] == 16 for p in points)
+    assert isinstance(points[0]["model.beta"], float)  # canonical: the int 1 is the float 1.0
     (tmp_path / "broken.toml").write_text('task = "particles"\n[base\n')
     with pytest.raises(ValueError, match="broken.toml: invalid TOML"):
         load_spec(tmp_path / "broken.toml")

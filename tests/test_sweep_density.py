@@ -29,8 +29,13 @@ def _independent_density_run(beta, cells, degree, t):
 
 DENSITY_SPEC = {
     "task": "density",
-    "base": {"d": 2, "cells": 32, "t": [0.0, 4.0, 14.0]},
-    "grid": {"beta": [1.0, 9.0], "degree": [1, 2]},
+    "base": {
+        "mesh": {"kind": "circle", "cells": 32},  # a sub-table gives the dotted names
+        "initial.amplitude": 0.05,
+        "initial.ell_max": 8,
+        "t": [0.0, 4.0, 14.0],
+    },
+    "grid": {"model.beta": [1.0, 9.0], "solver.degree": [1, 2]},
 }
 
 
@@ -38,7 +43,8 @@ def test_density_sweep_rows(client, tmp_path):
     summary = mf.sweep(DENSITY_SPEC, tmp_path, scheduler=client, progress=False)
     assert (summary.total, summary.computed, summary.failed) == (4, 4, 0)
     rows = read_results(tmp_path)
-    assert {(r["beta"], r["degree"]) for r in rows} == {(1.0, 1), (1.0, 2), (9.0, 1), (9.0, 2)}
+    pairs = {(r["model.beta"], r["solver.degree"]) for r in rows}
+    assert pairs == {(1.0, 1), (1.0, 2), (9.0, 1), (9.0, 2)}
     for r in rows:
         assert r["status"] == "ok" and r["error"] is None, r
         # invariants of the scheme
@@ -47,8 +53,9 @@ def test_density_sweep_rows(client, tmp_path):
         assert r["steps"] > 0 and r["rejected"] >= 0
         assert 0 < r["solve_cpu_s"] <= r["cpu_s"]
         # the row reports this very run: energies and clusters recomputed independently
-        sol = _independent_density_run(r["beta"], 32, r["degree"], [0.0, 4.0, 14.0])
-        want_e = [energy(rho, r["beta"]) for rho in sol.densities]
+        beta = r["model.beta"]
+        sol = _independent_density_run(beta, 32, r["solver.degree"], [0.0, 4.0, 14.0])
+        want_e = [energy(rho, beta) for rho in sol.densities]
         t, got_e = time_series(r, "energy")
         np.testing.assert_array_equal(t, [0.0, 4.0, 14.0])
         np.testing.assert_allclose(got_e, want_e, rtol=1e-12)
@@ -58,7 +65,7 @@ def test_density_sweep_rows(client, tmp_path):
         assert list(counts) == [density_clusters(rho).count for rho in sol.densities]
         # SA energy is non-decreasing (tolerance: 1e-9 relative, round-off of the sums)
         assert r["energy_max_decrease"] <= 1e-9
-    by_beta = {(r["beta"], r["degree"]): r for r in rows}
+    by_beta = {(r["model.beta"], r["solver.degree"]): r for r in rows}
     for p in (1, 2):
         # beta = 1: the fastest mode is l = 1, a single bump, grown from a 5% perturbation
         assert time_series(by_beta[1.0, p], "clusters")[1][0] == 0
@@ -77,21 +84,22 @@ def test_both_rows_and_particle_pde_distance(client, tmp_path):
     spec = {
         "task": "both",
         "base": {
-            "beta": 1.0,
-            "d": 2,
-            "cells": 32,
-            "degree": 1,
-            "initial": "vmf",
-            "kappa": 2.0,
+            "model.beta": 1.0,
+            "mesh.kind": "circle",
+            "mesh.cells": 32,
+            "solver.degree": 1,
+            "initial.kind": "vmf",
+            "initial.centres": [[0.0, 1.0]],
+            "initial.kappa": 2.0,
             "t": [0.0, 2.0],
             "starts": 2,
             "dt_scale": 2.0,
         },
-        "grid": {"n": [100, 1600]},
+        "grid": {"particles.n": [100, 1600]},
     }
     summary = mf.sweep(spec, tmp_path, scheduler=client, progress=False)
     assert (summary.computed, summary.failed) == (2, 0)
-    rows = {r["n"]: r for r in read_results(tmp_path)}
+    rows = {r["particles.n"]: r for r in read_results(tmp_path)}
     for n, r in rows.items():
         assert r["status"] == "ok", r
         assert 0 <= r["density.mass_drift"] <= 1e-12 and r["density.min_density"] >= 0
@@ -114,14 +122,21 @@ def test_both_rows_and_particle_pde_distance(client, tmp_path):
 def test_both_on_s2_and_a_failing_point(client, tmp_path):
     spec = {
         "task": "both",
-        "base": {"beta": 4.0, "d": 3, "level": 1, "t": [0.0, 1.0], "n": 200, "dt_scale": 2.0},
-        "grid": {"degree": [1, 7]},
+        "base": {
+            "model.beta": 4.0,
+            "mesh.level": 1,
+            "t": [0.0, 1.0],
+            "particles.n": 200,
+            "dt_scale": 2.0,
+        },
+        # a mesh file without a path fails when its point runs, with the run's message
+        "grid": {"mesh.kind": ["icosphere", "file"]},
     }
     summary = mf.sweep(spec, tmp_path, scheduler=client, progress=False)
     assert (summary.computed, summary.failed) == (2, 1)
-    rows = {r["degree"]: r for r in read_results(tmp_path)}
-    assert rows[7]["status"] == "failed" and "degree must be 0, 1 or 2" in rows[7]["error"]
-    ok = rows[1]
+    rows = {r["mesh.kind"]: r for r in read_results(tmp_path)}
+    assert rows["file"]["status"] == "failed" and "'mesh.path' must name" in rows["file"]["error"]
+    ok = rows["icosphere"]
     assert ok["status"] == "ok"
     assert ok["density.mass_drift"] <= 1e-12 and ok["density.min_density"] >= 0
     # on S^2, E W1(empirical, law) ~ sqrt(log n / n) (= 0.16 at n = 200), far below the
@@ -129,20 +144,32 @@ def test_both_on_s2_and_a_failing_point(client, tmp_path):
     assert 0 < ok["w1_final"] < 3.0 * np.sqrt(np.log(200) / 200)
 
 
-def test_density_parameters_are_checked():
+def test_density_parameters_are_the_run_settings():
+    from meanfield.app.config import SCHEMA
+
     assert {"density", "both", "particles"} <= set(TASKS)
-    with pytest.raises(ValueError, match=r"base.initial must be one of"):
-        load_spec({"task": "density", "base": {"beta": 1.0, "initial": "gauss"}})
-    with pytest.raises(ValueError, match=r"missing required parameter 'beta'"):
-        load_spec({"task": "both"})
-    with pytest.raises(ValueError, match="d must be 2"):
-        TASKS["density"].run({**load_spec({"task": "density", "base": {"beta": 1.0, "d": 4}})
-                             .points()[0]}, None)  # fmt: skip
+    with pytest.raises(ValueError, match=r"'base.initial.kind' must be one of \['uniform'"):
+        load_spec({"task": "density", "base": {"initial.kind": "gauss"}})
+    with pytest.raises(ValueError, match=r"'grid.mesh.level\[1\]' must be <= 8"):
+        load_spec({"task": "density", "grid": {"mesh.level": [1, 9]}})
+    # one schema: every run setting of these sections is a parameter, with the run's default
+    base = load_spec({"task": "both"}).base
+    for section in ("model", "mesh", "initial", "solver"):
+        for key, spec in SCHEMA[section].items():
+            assert base[f"{section}.{key}"] == spec.default, (section, key)
+    assert (base["mesh.level"], base["initial.amplitude"], base["initial.seed"]) == (3, 0.5, 0)
+    # cross-key checks of the run apply to each point when it runs
+    point = load_spec({"task": "density", "base": {"mesh.kind": "circle", "model.Q": "identity",
+                       "initial.kind": "vmf"}}).points()[0]  # fmt: skip
+    with pytest.raises(ValueError, match="initial.centres"):
+        TASKS["density"].run(point, None)
 
 
 def test_density_task_runs_the_lagrangian_scheme(tmp_path):
-    spec = load_spec({"task": "density", "base": {"beta": 9.0, "d": 2, "cells": 32,
-                      "t": [0.0, 4.0, 14.0], "scheme": "lagrangian", "save": True}})  # fmt: skip
+    base = {"model.beta": 9.0, "mesh.kind": "circle", "mesh.cells": 32, "initial.amplitude": 0.05,
+            "initial.ell_max": 8, "t": [0.0, 4.0, 14.0], "solver.scheme": "lagrangian",
+            "save": True}  # fmt: skip
+    spec = load_spec({"task": "density", "base": base})
     row = TASKS["density"].run(spec.points()[0], tmp_path / "art")
     assert row["mass_drift"] == 0.0 and row["min_density"] >= 0.0
     rho0 = mf.DG(mf.SphereMesh.circle(32), 1).interpolate(

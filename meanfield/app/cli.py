@@ -5,9 +5,10 @@ Each subcommand is one function ``add_<name>(subparsers)`` that declares its arg
 (``run``, ``validate``, ``plot``) means writing those two functions and listing the first in
 :data:`SUBCOMMANDS`; :func:`main` does the rest.
 
-Exit codes: 0 success; 2 bad input (ValueError, a missing file, invalid TOML, bad arguments),
-reported as one ``error: ...`` line on stderr without a traceback; 1 an internal failure
-(traceback printed) or a missing optional dependency.
+Exit codes: 0 success; 2 bad input (ValueError, a missing file, invalid TOML, bad arguments)
+or a file that cannot be written (a full disk), reported as one ``error: ...`` line on stderr
+without a traceback; 1 an internal failure (traceback printed) or a missing optional
+dependency.
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ class _Parser(argparse.ArgumentParser):
 
 def _line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _os_error(exc: OSError) -> str:
+    """One line naming the file: ``cannot write 'PATH': File too large``."""
+    import errno
+
+    if not exc.filename:
+        return _line(exc)
+    full = (errno.EFBIG, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+    verb = "cannot write" if exc.errno in full else "cannot use"
+    return f"{verb} {str(exc.filename)!r}: {exc.strerror or _line(exc)}"
 
 
 # ----------------------------------------------------------------------------------- sweep
@@ -225,6 +237,9 @@ def main(argv=None) -> int:
         return int(exc.code or 0)
     except (_UsageError, ValueError, FileNotFoundError, IsADirectoryError) as exc:
         print(f"error: {_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a file-size limit, a vanished directory
+        print(f"error: {_os_error(exc)}", file=sys.stderr)
         return 2
     except ImportError as exc:
         print(f"error: {_line(exc)}", file=sys.stderr)

@@ -9,9 +9,10 @@ which is what gets written next to the results.
 from __future__ import annotations
 
 import copy
+import math
 import numbers
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..field.registry import EVALUATORS
@@ -26,7 +27,30 @@ __all__ = [
     "dump_config",
     "reference_markdown",
     "Key",
+    "check_path_text",
+    "check_value",
+    "dotted_keys",
+    "from_dotted",
+    "stored_bytes",
 ]
+
+
+#: Documented size limits (they keep a mistyped size from allocating terabytes or hanging).
+MAX_CIRCLE_CELLS = 1_000_000
+MAX_TOKENS = 10_000_000
+MAX_FRAMES = 10_000
+MAX_DEGREE_ELL = 64
+#: Largest total size of the stored frames (density coefficients and tokens), in bytes.
+MAX_STORED_BYTES = 16 * 2**30
+#: Longest file-name component most file systems accept, in bytes.
+MAX_NAME_BYTES = 255
+
+
+def _registry_choices():
+    """Allowed mesh and initial kinds, read from the builders' registries (never retyped)."""
+    from .builders import INITIAL_KINDS, MESH_KINDS
+
+    return {"mesh.kind": tuple(MESH_KINDS), "initial.kind": tuple(INITIAL_KINDS)}
 
 
 @dataclass(frozen=True)
@@ -63,12 +87,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "V": Key("matrix", "identity", doc="value matrix, as Q"),
     },
     "mesh": {
-        "kind": Key(
-            "str",
-            "icosphere",
-            choices=("icosphere", "circle", "file"),
-            doc="S^2 icosphere, S^1 circle, or a mesh file",
-        ),
+        "kind": Key("str", "icosphere", doc="S^2 icosphere, S^1 circle, or a mesh file"),
         "level": Key(
             "int",
             3,
@@ -76,7 +95,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
             maximum=8,
             doc="icosphere refinement level (20 * 4**level triangles)",
         ),
-        "cells": Key("int", 256, minimum=3, doc="number of equal circle cells"),
+        "cells": Key(
+            "int", 256, minimum=3, maximum=MAX_CIRCLE_CELLS, doc="number of equal circle cells"
+        ),
         "path": Key(
             "str",
             "",
@@ -88,21 +109,28 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "kind": Key(
             "str",
             "white_noise",
-            choices=("uniform", "mode", "vmf", "white_noise"),
             doc="uniform; uniform plus one harmonic; von Mises-Fisher mixture; uniform plus "
             "seeded noise on all harmonics up to ell_max",
         ),
         "amplitude": Key(
             "number", 0.5, doc="perturbation size relative to uniform, |amplitude| < 1"
         ),
-        "ell": Key("int", 4, minimum=1, doc="harmonic degree (kind = 'mode')"),
+        "ell": Key(
+            "int", 4, minimum=1, maximum=MAX_DEGREE_ELL, doc="harmonic degree (kind = 'mode')"
+        ),
         "m": Key(
             "int",
             0,
             doc="harmonic order (kind = 'mode'): -ell..ell on S^2; on S^1 m >= 0 is cos, "
             "m < 0 is sin",
         ),
-        "ell_max": Key("int", 4, minimum=1, doc="highest degree (kind = 'white_noise')"),
+        "ell_max": Key(
+            "int",
+            4,
+            minimum=1,
+            maximum=MAX_DEGREE_ELL,
+            doc="highest degree (kind = 'white_noise')",
+        ),
         "seed": Key("int", 0, minimum=0, doc="white-noise seed"),
         "centres": Key(
             "points",
@@ -134,7 +162,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "particles": {
         "enabled": Key("bool", True, doc="run tokens beside the density"),
-        "n": Key("int", 1500, minimum=1, doc="number of tokens sampled from the initial density"),
+        "n": Key(
+            "int",
+            1500,
+            minimum=1,
+            maximum=MAX_TOKENS,
+            doc="number of tokens sampled from the initial density",
+        ),
         "seed": Key("int", 0, minimum=0, doc="seed of the token sample"),
         "method": Key("str", "rk4", choices=PARTICLE_METHODS, doc="token time stepping"),
         "dt": Key("number", 0.02, minimum=0.0, positive=True, doc="RK4 step"),
@@ -145,6 +179,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "int",
             13,
             minimum=2,
+            maximum=MAX_FRAMES,
             doc="equally spaced output times, 0 and t_end included (render times are added)",
         ),
     },
@@ -176,8 +211,32 @@ SCHEMA: dict[str, dict[str, Key]] = {
             maximum=1.0,
             doc="clusters lighter than this fraction of the mass are not counted",
         ),
+        "cluster_level": Key(
+            "number",
+            4.0,
+            minimum=0.0,
+            positive=True,
+            doc="density clusters: regions above this multiple of the uniform density",
+        ),
+        "cluster_cells": Key(
+            "number",
+            3.0,
+            minimum=0.0,
+            positive=True,
+            doc="density clusters: chaining radius, in mesh resolutions",
+        ),
     },
 }
+
+
+def _with_registry_choices(schema):
+    for dotted, choices in _registry_choices().items():
+        section, name = dotted.split(".")
+        schema[section][name] = replace(schema[section][name], choices=choices)
+    return schema
+
+
+SCHEMA = _with_registry_choices(SCHEMA)
 
 #: The embedded default run (the SCHEMA defaults): S^2 icosphere level 3 (1280 cells), DG p = 1,
 #: beta = 9, uniform plus seeded noise of relative size 0.5 on the harmonics of degree <= 4,
@@ -189,14 +248,45 @@ def _fail(path, expected, value):
     raise ValueError(f"config key '{path}' must be {expected}, got {value!r}")
 
 
+def _real(a) -> bool:
+    return isinstance(a, numbers.Real) and not isinstance(a, bool)
+
+
+def _finite(path, v):
+    if not math.isfinite(v):
+        _fail(path, "a finite number", v)
+    return v
+
+
 def _check_matrix(path, v):
     if v == "identity" or (isinstance(v, str) and v.startswith("random:") and v[7:].isdigit()):
         return v
     rows = v if isinstance(v, list) else None
     ok = rows and all(isinstance(r, list) and len(r) == len(rows) for r in rows)
-    if not ok or not all(isinstance(a, numbers.Real) for r in rows for a in r):
+    if not ok or not all(_real(a) for r in rows for a in r):
         _fail(path, '"identity", "random:SEED" or a square matrix (list of equal-length rows)', v)
+    if not all(math.isfinite(a) for r in rows for a in r):
+        _fail(path, "a matrix of finite numbers", v)
     return [[float(a) for a in r] for r in rows]
+
+
+def check_path_text(path: str, v: str, component: bool) -> str:
+    """A name or path a file system can hold: no control characters, no component longer
+    than :data:`MAX_NAME_BYTES`; ``component``: one folder name (no '/', not '.' or '..')."""
+    if not isinstance(v, str) or not v:
+        _fail(path, "a non-empty string", v)
+    if any(ord(c) < 32 or ord(c) == 127 for c in v):
+        _fail(path, "a string without control characters (NUL, newline, tab, ...)", v)
+    if component and ("/" in v or "\\" in v or v.startswith(".")):
+        _fail(path, "a folder name without '/' or '\\' that does not start with '.'", v)
+    long = [part for part in v.split("/") if len(part.encode("utf-8")) > MAX_NAME_BYTES]
+    if long:
+        _fail(path, f"path components of at most {MAX_NAME_BYTES} bytes", long[0][:40] + "...")
+    return v
+
+
+def _bound(v) -> str:
+    return str(int(v)) if float(v).is_integer() and abs(v) >= 1e5 else f"{v:g}"
 
 
 def _check(path, key: Key, v):
@@ -208,30 +298,30 @@ def _check(path, key: Key, v):
         if isinstance(v, bool) or not isinstance(v, int):
             _fail(path, "an integer", v)
     elif kind == "number":
-        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        if not _real(v):
             _fail(path, "a number", v)
-        v = float(v)
+        v = _finite(path, float(v))
     elif kind == "str":
         if not isinstance(v, str):
             _fail(path, "a string", v)
     elif kind == "times":
-        if not isinstance(v, list) or not all(
-            isinstance(a, numbers.Real) and not isinstance(a, bool) for a in v
-        ):
+        if not isinstance(v, list) or not all(_real(a) for a in v):
             _fail(path, "a list of numbers", v)
-        v = [float(a) for a in v]
+        v = [_finite(path, float(a)) for a in v]
     elif kind == "matrix":
         v = _check_matrix(path, v)
     elif kind == "points":
         if not isinstance(v, list) or not v or not all(isinstance(r, list) for r in v):
             _fail(path, "a non-empty list of points (lists of numbers)", v)
+        if not all(_real(a) and math.isfinite(a) for r in v for a in r):
+            _fail(path, "points of finite numbers", v)
     if key.choices is not None and v not in key.choices:
         _fail(path, f"one of {list(key.choices)}", v)
     if key.minimum is not None and kind in ("int", "number"):
         if v < key.minimum or (key.positive and v == key.minimum):
-            _fail(path, f"{'>' if key.positive else '>='} {key.minimum:g}", v)
+            _fail(path, f"{'>' if key.positive else '>='} {_bound(key.minimum)}", v)
     if key.maximum is not None and kind in ("int", "number") and v > key.maximum:
-        _fail(path, f"<= {key.maximum:g}", v)
+        _fail(path, f"<= {_bound(key.maximum)} (a documented limit)", v)
     return v
 
 
@@ -249,9 +339,7 @@ def resolve(table: dict) -> dict:
     out = {"name": DEFAULT_CONFIG["name"]}
     for section, body in table.items():
         if section == "name":
-            if not isinstance(body, str) or not body or "/" in body or body.startswith("."):
-                _fail("name", "a non-empty string without '/' (the run's folder name)", body)
-            out["name"] = body
+            out["name"] = check_path_text("name", body, component=True)
         elif section not in SCHEMA:
             allowed = ", ".join(["name"] + sorted(SCHEMA))
             raise ValueError(f"unknown config section '{section}'; allowed: {allowed}")
@@ -289,6 +377,33 @@ def _cross_checks(cfg):
     bad = [t for t in cfg["output"]["render"] if not 0 <= t <= t_end]
     if bad:
         _fail("output.render", f"times within [0, times.t_end = {t_end:g}]", bad)
+    check_path_text("output.root", cfg["output"]["root"], component=False)
+    _check_stored_size(cfg)
+
+
+def stored_bytes(cfg: dict) -> int | None:
+    """Bytes of the frames a run keeps (in memory and in density.npz / particles.npz):
+    ``8 * frames * (cells * basis + n * d)``; None when the mesh is a file (read later)."""
+    mesh, p = cfg["mesh"], cfg["solver"]["degree"]
+    if mesh["kind"] == "icosphere":
+        cells, basis, d = 20 * 4 ** mesh["level"], (p + 1) * (p + 2) // 2, 3
+    elif mesh["kind"] == "circle":
+        cells, basis, d = mesh["cells"], p + 1, 2
+    else:
+        return None
+    frames = cfg["times"]["frames"] + len(cfg["output"]["render"])
+    tokens = cfg["particles"]["n"] * d if cfg["particles"]["enabled"] else 0
+    return 8 * frames * (cells * basis + tokens)
+
+
+def _check_stored_size(cfg):
+    size = stored_bytes(cfg)
+    if size is not None and size > MAX_STORED_BYTES:
+        raise ValueError(
+            f"config keys 'times.frames', 'particles.n' and the mesh size: the run would keep "
+            f"{size / 2**30:.3g} GiB of frames, more than the {MAX_STORED_BYTES / 2**30:g} GiB "
+            "allowed; use fewer frames, tokens or cells"
+        )
 
 
 def check_dimension(cfg: dict, d: int) -> None:
@@ -321,10 +436,18 @@ def load_config(path=None) -> dict:
     if path is None:
         return resolve(copy.deepcopy(DEFAULT_CONFIG))
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"config file {str(p)!r} is a directory, not a TOML file")
     if not p.is_file():
         raise ValueError(f"config file {str(p)!r} does not exist")
     try:
-        table = tomllib.loads(p.read_text())
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"config file {str(p)!r} is not UTF-8 text (a binary file?)") from None
+    except OSError as exc:
+        raise ValueError(f"config file {str(p)!r} cannot be read: {exc.strerror}") from None
+    try:
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"config file {str(p)!r} is not valid TOML: {exc}") from None
     return resolve(table)
@@ -348,6 +471,30 @@ _TYPE_NAMES = {
 }
 
 
+def dotted_keys() -> dict[str, Key]:
+    """Every key of :data:`SCHEMA` by its dotted name, ``"section.key"`` (what sweeps use)."""
+    return {
+        f"{section}.{name}": key for section, keys in SCHEMA.items() for name, key in keys.items()
+    }
+
+
+def check_value(dotted: str, value, where: str | None = None):
+    """One setting checked (and canonicalised) exactly as :func:`resolve` checks it; errors
+    name ``where`` (default the dotted key)."""
+    section, name = dotted.split(".", 1)
+    return _check(where or dotted, SCHEMA[section][name], value)
+
+
+def from_dotted(values: dict) -> dict:
+    """A resolved configuration from ``{"section.key": value}`` (the other keys at their
+    defaults); the cross-key checks of :func:`resolve` apply."""
+    table: dict = {}
+    for dotted, v in values.items():
+        section, name = dotted.split(".", 1)
+        table.setdefault(section, {})[name] = v
+    return resolve(table)
+
+
 def _toml_value(v) -> str:
     """A default as one line of TOML (the values here are numbers, strings, bools, lists)."""
     import json
@@ -360,9 +507,9 @@ def _allowed(key: Key) -> str:
         return ", ".join(f"`{_toml_value(c)}`" for c in key.choices)
     parts = []
     if key.minimum is not None:
-        parts.append(f"{'>' if key.positive else '>='} {key.minimum:g}")
+        parts.append(f"{'>' if key.positive else '>='} {_bound(key.minimum)}")
     if key.maximum is not None:
-        parts.append(f"<= {key.maximum:g}")
+        parts.append(f"<= {_bound(key.maximum)}")
     return " and ".join(parts)
 
 

@@ -27,12 +27,14 @@ def animate_run(run, path, progress: bool = False, fps: float = 5.0, width=None)
                           width=width or style.COLUMN)  # fmt: skip
 
 
-def _normalised_energy(e, beta):
+def _normalised_energy(log_e, beta):
     r""":math:`E_\beta / E_\beta(\delta)` with :math:`E_\beta(\delta) = e^\beta/(2\beta)` (1 for
-    one point); at :math:`\beta = 0` the energy is already :math:`\frac12|m|^2`, 1/2 at one
-    point."""
-    e = np.asarray(e, float)
-    return 2.0 * e if beta == 0 else e * 2.0 * beta * np.exp(-beta)
+    one point), from the run's :math:`\log E_\beta` (in range for any beta); at
+    :math:`\beta = 0` the energy is already :math:`\frac12|m|^2`, 1/2 at one point."""
+    log_e = np.asarray(log_e, float)
+    if beta == 0:
+        return 2.0 * np.exp(log_e)
+    return np.exp(log_e + np.log(2.0 * beta) - beta)
 
 
 def _render_frames(run):
@@ -68,13 +70,17 @@ def plot_run(directory, progress: bool = False, format: str = "png", width=None)
     -------
     list of Path
     """
+    from .._files import remove_temporaries
     from .rundir import load_run
 
     if format not in FIGURE_FORMATS:
         raise ValueError(f"format must be one of {FIGURE_FORMATS}, got {format!r}")
     run = load_run(directory)
     out = run.directory / "figures"
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{str(out)!r} is a file; the figures go in a directory of that name")
     out.mkdir(exist_ok=True)
+    remove_temporaries(out)  # left by a run killed while it wrote a figure
     written = _density_figures(run, out, format, width)
     written += _series_figures(run, out, format, width)
     if run.config["output"].get("gif", True):
@@ -127,10 +133,10 @@ def _series_figures(run, out, fmt, width):
     t = np.asarray(s["t"], float)
     beta = float(run.config["model"]["beta"])
     col = width or style.COLUMN
-    has_tokens = "particle_energy" in s
-    energy = {"density": _normalised_energy(s["energy"], beta)}
+    has_tokens = "particle_log_energy" in s
+    energy = {"density": _normalised_energy(s["log_energy"], beta)}
     if has_tokens:
-        energy["tokens"] = _normalised_energy(s["particle_energy"], beta)
+        energy["tokens"] = _normalised_energy(s["particle_log_energy"], beta)
     ax = curves.series(t, energy, ylabel=r"$E_\beta(\mu_t)\,/\,E_\beta(\delta_x)$", width=col)
     written = [style.save(ax.figure, out / f"energy.{fmt}")]
     counts = {"density": np.asarray(s["clusters"], float)}

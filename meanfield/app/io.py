@@ -42,10 +42,42 @@ def save_npz(path, **arrays) -> Path:
     return atomic_write(path, write)
 
 
-def load_npz(path) -> dict:
-    """Load every array of an ``.npz`` file (``allow_pickle=False``)."""
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+def load_npz(path, required=(), what: str = "file") -> dict:
+    """Load every array of an ``.npz`` file (``allow_pickle=False``).
+
+    Parameters
+    ----------
+    path : str or Path
+    required : sequence of str
+        Arrays the file must hold.
+    what : str
+        What the file is, for the message (``"checkpoint"``, ``"run file"``).
+
+    Raises
+    ------
+    ValueError
+        Naming the file when it is not a readable npz archive (empty, truncated, random
+        bytes), holds a pickled array, or lacks one of ``required``.
+    """
+    import zipfile
+
+    path = Path(path)
+
+    def damaged(why):
+        return ValueError(f"{what} {str(path)!r} is damaged: {why}")
+
+    if not zipfile.is_zipfile(path):
+        raise damaged("not an npz archive (empty, truncated or overwritten)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError, KeyError) as exc:
+        why = "it holds an object array" if "pickle" in str(exc) else " ".join(str(exc).split())
+        raise damaged(why or type(exc).__name__) from None
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise damaged(f"array {missing[0]!r} is missing")
+    return arrays
 
 
 def save_json(path, obj) -> Path:

@@ -32,8 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..eulerian.dg import DG, Density
-from .builders import build_initial, build_mesh, build_model, cluster_radius, output_times
+from ..eulerian.dg import Density
+from .builders import (
+    build_density,
+    build_mesh,
+    build_model,
+    cluster_radius,
+    density_options,
+    output_times,
+    particle_options,
+)
 from .config import check_dimension
 from .rundir import Frame, RunDirectory, Setup, run_directory
 
@@ -60,14 +68,7 @@ def prepare(cfg: dict) -> Setup:
     d = mesh.dim
     check_dimension(cfg, d)
     model = build_model(cfg, d)
-    space = DG(mesh, cfg["solver"]["degree"])
-    rho0 = space.interpolate(build_initial(cfg, d))
-    if rho0.cell_means().min() < 0:
-        raise ValueError(
-            f"config section 'initial': the initial density has a negative cell mean "
-            f"({rho0.cell_means().min():.3g}) on this mesh"
-        )
-    rho0 = rho0.limit()
+    space, rho0 = build_density(cfg, mesh)
     p = cfg["particles"]
     x0 = rho0.sample(p["n"], p["seed"]) if p["enabled"] else None
     return Setup(cfg, mesh, space, model, rho0, x0, output_times(cfg))
@@ -75,18 +76,19 @@ def prepare(cfg: dict) -> Setup:
 
 # ------------------------------------------------------------------------------- state
 def diagnose(setup: Setup, coefficients: np.ndarray, x: np.ndarray | None) -> dict:
-    """Diagnostics of one frame (see :data:`DENSITY_SERIES`, :data:`PARTICLE_SERIES`).
+    r"""Diagnostics of one frame (see :data:`DENSITY_SERIES`, :data:`PARTICLE_SERIES`).
 
-    ``energy`` is :math:`E_\beta` of the density's quadrature measure, ``clusters`` the
-    number of concentrations by :func:`meanfield.diagnostics.measure_clusters` (0 while the
-    density is still spread out) at :func:`cluster_radius`; for the tokens, the same rule on
-    the empirical measure,
+    ``log_energy`` is :math:`\log E_\beta` of the density's quadrature measure (the log
+    keeps large beta in range: :math:`E_\beta` reaches :math:`e^\beta/(2\beta)`),
+    ``clusters`` the number of concentrations by :func:`meanfield.diagnostics.measure_clusters`
+    (0 while the density is still spread out) at :func:`cluster_radius` and
+    ``output.cluster_level``; for the tokens, the same rule on the empirical measure,
     ``distance_w1`` the Wasserstein-1 distance (geodesic, radians) between the tokens and the
     density (:func:`meanfield.wasserstein`), and ``moment_gap`` the distance between their
     first moments.
     """
     from ..compare import wasserstein
-    from ..diagnostics import energy, first_moment, measure_clusters
+    from ..diagnostics import first_moment, log_energy, measure_clusters
 
     out = setup.config["output"]
     radius = cluster_radius(setup.config, setup.space)
@@ -97,15 +99,19 @@ def diagnose(setup: Setup, coefficients: np.ndarray, x: np.ndarray | None) -> di
         "mass": mass,
         "min_density": rho.min_value(),
         "max_density": float(rho.cell_means().max()),
-        "energy": energy(rho, beta),
-        "clusters": measure_clusters(rho, radius=radius, min_mass=out["cluster_min_mass"]).count,
+        "log_energy": log_energy(rho, beta),
+        "clusters": measure_clusters(
+            rho, radius=radius, level=out["cluster_level"], min_mass=out["cluster_min_mass"]
+        ).count,
     }
     if x is not None:
         n = x.shape[0]
         tokens = (x, np.full(n, mass / n))
-        found = measure_clusters(x, radius=radius, min_mass=out["cluster_min_mass"])
+        found = measure_clusters(
+            x, radius=radius, level=out["cluster_level"], min_mass=out["cluster_min_mass"]
+        )
         diag.update(
-            particle_energy=energy(x, beta),
+            particle_log_energy=log_energy(x, beta),
             particle_clusters=found.count,
             distance_w1=wasserstein(rho, tokens, p=1),
             moment_gap=float(np.linalg.norm(first_moment(rho) / mass - first_moment(x))),
@@ -128,37 +134,25 @@ def advance(setup: Setup, frame: Frame) -> Frame:
     from ..solve import solve_density, solve_particles
 
     start = time.perf_counter()
-    s, p = setup.config["solver"], setup.config["particles"]
     k = frame.index
     span = setup.times[k : k + 2]
-    if s["scheme"] == "lagrangian":
-        if setup.config["model"]["diffusion"] > 0:
+    cfg, p = setup.config, setup.config["particles"]
+    if cfg["solver"]["scheme"] == "lagrangian":
+        if cfg["model"]["diffusion"] > 0:
             raise ValueError(
                 "config: solver.scheme = 'lagrangian' has no diffusion; model.diffusion > 0 "
                 "needs solver.scheme = 'eulerian'"
             )
         c, steps = _advance_flow_map(setup, k)
     else:
-        sol = solve_density(
-            setup.model,
-            Density(setup.space, frame.coefficients),
-            span,
-            cfl=s["cfl"],
-            dt_max=s["dt_max"],
-            scheme=s["scheme"],
-            method=s["method"],
-            field=s["field"],
-            diffusion=setup.config["model"]["diffusion"],
-        )
+        rho = Density(setup.space, frame.coefficients)
+        sol = solve_density(setup.model, rho, span, **density_options(cfg))
         c, steps = sol.densities[-1].coefficients, int(sol.stats.steps)
     x, particle_steps = None, 0
     if frame.x is not None:
         # the noise of frame k is drawn from (seed, k): a resumed run repeats it exactly
-        traj = solve_particles(
-            setup.model, frame.x, span, dt=p["dt"], method=p["method"], field=s["field"],
-            diffusion=setup.config["model"]["diffusion"],
-            rng=np.random.default_rng([p["seed"], 1, k]),
-        )  # fmt: skip
+        rng = np.random.default_rng([p["seed"], 1, k])
+        traj = solve_particles(setup.model, frame.x, span, **particle_options(cfg), rng=rng)
         x, particle_steps = traj.x[-1], int(traj.stats.steps)
     diag = diagnose(setup, c, x)
     stats = {
@@ -245,7 +239,8 @@ def execute(
     RunResult
     """
     setup = prepare(cfg)  # everything is checked before anything is written
-    rd = RunDirectory(run_directory(cfg, out))
+    where = "--out" if out is not None else "config key 'output.root'"
+    rd = RunDirectory(run_directory(cfg, out), where)
     rd.open(cfg, resume)
     frames = rd.load_frames(setup) if resume else []
     computed = 0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .._files import atomic_write, remove_temporaries
 from ..eulerian.dg import DG, Density
 from ..model import Attention
 from ..sphere.mesh import SphereMesh
@@ -27,9 +29,9 @@ __all__ = [
 ]
 
 #: Diagnostics of the density at every frame (summary.json "series" and density.npz).
-DENSITY_SERIES = ("mass", "min_density", "max_density", "energy", "clusters")
+DENSITY_SERIES = ("mass", "min_density", "max_density", "log_energy", "clusters")
 #: Diagnostics of the tokens and of their distance to the density (particles.npz).
-PARTICLE_SERIES = ("particle_energy", "particle_clusters", "distance_w1", "moment_gap")
+PARTICLE_SERIES = ("particle_log_energy", "particle_clusters", "distance_w1", "moment_gap")
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,10 @@ class RunDirectory:
     path : str or Path
     """
 
-    def __init__(self, path):
+    def __init__(self, path, where: str = "output directory"):
         self.path = Path(path)
+        #: What chose the path, for messages (``"config key 'output.root'"``, ``"--out"``).
+        self.where = where
 
     config = property(lambda self: self.path / "config.toml")
     checkpoints = property(lambda self: self.path / "checkpoints")
@@ -135,6 +139,7 @@ class RunDirectory:
         a run directory, or when its config.toml differs from ``cfg``.
         """
         p = self.path
+        self._check_parent(cfg)
         if p.exists() and not resume:
             raise ValueError(
                 f"output directory {str(p)!r} already exists; pass --resume to continue that "
@@ -142,14 +147,33 @@ class RunDirectory:
             )
         if p.exists():
             self._check_same_config(cfg)
+            remove_temporaries(p)  # left by a run killed mid-write
             return
         try:
             p.mkdir(parents=True)
         except FileExistsError:
             raise ValueError(f"output directory {str(p)!r} already exists") from None
-        from .._files import atomic_write
+        except OSError as exc:
+            raise ValueError(
+                f"{self.where}: cannot create the run directory {str(p)!r}: {exc.strerror}"
+            ) from None
+        try:
+            atomic_write(self.config, lambda tmp: tmp.write_text(dump_config(cfg)))
+        except OSError as exc:
+            p.rmdir()  # still empty: leave nothing behind
+            raise ValueError(
+                f"{self.where}: cannot write in the run directory {str(p)!r}: {exc.strerror}"
+            ) from None
 
-        atomic_write(self.config, lambda tmp: tmp.write_text(dump_config(cfg)))
+    def _check_parent(self, cfg: dict) -> None:
+        """The nearest existing folder above the run directory must be a writable directory."""
+        above = self.path.parent
+        while not above.exists() and above != above.parent:
+            above = above.parent
+        if not above.is_dir():
+            raise ValueError(f"{self.where}: {str(above)!r} is a file, not a directory")
+        if not os.access(above, os.W_OK | os.X_OK):
+            raise ValueError(f"{self.where}: the directory {str(above)!r} is not writable")
 
     def _check_same_config(self, cfg: dict) -> None:
         if not self.path.is_dir() or not self.config.is_file():
@@ -192,22 +216,31 @@ class RunDirectory:
             path = self.checkpoint(k)
             if not path.is_file():
                 break
-            a = load_npz(path)
-            c = a["coefficients"]
-            x = a.get("x")
+            frames.append(self._frame(setup, k, path))
+        return frames
+
+    def _frame(self, setup: Setup, k: int, path: Path) -> Frame:
+        a = load_npz(path, required=("index", "t", "coefficients"), what="checkpoint")
+        c, x = a["coefficients"], a.get("x")
+        try:
             ok = (
                 int(a["index"]) == k
                 and float(a["t"]) == float(setup.times[k])
                 and c.shape == setup.rho0.coefficients.shape
                 and (x is None) == (setup.x0 is None)
                 and (x is None or x.shape == setup.x0.shape)
+                and bool(np.all(np.isfinite(c)))
             )
-            if not ok:
-                raise ValueError(f"checkpoint {str(path)!r} does not match the configuration")
             diag = {k_[5:]: v.item() for k_, v in a.items() if k_.startswith("diag_")}
             stats = {k_[5:]: v.item() for k_, v in a.items() if k_.startswith("stat_")}
-            frames.append(Frame(k, float(a["t"]), c, x, diag, stats))
-        return frames
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"checkpoint {str(path)!r} is damaged or does not match the configuration "
+                "(delete it and the later ones to recompute them)"
+            )
+        return Frame(k, float(a["t"]), c, x, diag, stats)
 
     # -------------------------------------------------------------- outputs
     def write_outputs(self, setup: Setup, frames: list[Frame], complete: bool) -> dict:
@@ -317,10 +350,43 @@ def load_run(directory) -> SavedRun:
                 f"{str(rd.path)!r} is not a finished run directory: {f.name} is missing "
                 "(continue an interrupted run with meanfield run CONFIG --resume)"
             )
+
+    def damaged(path, why):
+        return ValueError(f"run file {str(path)!r} is damaged: {why}")
+
     # read as written (already resolved): a mesh file that has moved since is not needed here
-    cfg = tomllib.loads(rd.config.read_text())
-    dens = load_npz(rd.density_npz)
-    space = DG(SphereMesh.from_arrays(dens["points"], dens["cells"]), int(dens["degree"]))
-    x = load_npz(rd.particles_npz)["x"] if rd.particles_npz.is_file() else None
-    summary = json.loads(rd.summary.read_text())
-    return SavedRun(rd.path, cfg, space, dens["t"], dens["coefficients"], x, summary)
+    try:
+        cfg = tomllib.loads(rd.config.read_bytes().decode("utf-8"))
+        render = [float(t) for t in cfg["output"]["render"]]
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as e:
+        raise damaged(rd.config, f"not the TOML of a run ({type(e).__name__}: {e})") from None
+    dens = load_npz(rd.density_npz, ("t", "coefficients", "points", "cells", "degree"), "run file")
+    try:
+        mesh = SphereMesh.from_arrays(dens["points"], dens["cells"])
+        space = DG(mesh, int(dens["degree"]))
+    except (TypeError, ValueError) as exc:
+        raise damaged(rd.density_npz, f"its mesh does not build ({exc})") from None
+    t, c = dens["t"], dens["coefficients"]
+    if t.ndim != 1 or c.shape != (t.size, mesh.n_cells, space.n_basis) or t.size == 0:
+        raise damaged(
+            rd.density_npz,
+            f"coefficients of shape {c.shape} do not match {t.size} times x {mesh.n_cells} "
+            f"cells x {space.n_basis} basis functions",
+        )
+    x = None
+    if rd.particles_npz.is_file():
+        x = load_npz(rd.particles_npz, ("x",), "run file")["x"]
+        if x.ndim != 3 or x.shape[0] != t.size or x.shape[2] != mesh.dim:
+            raise damaged(rd.particles_npz, f"x of shape {x.shape} is not ({t.size}, n, d)")
+    try:
+        summary = json.loads(rd.summary.read_bytes().decode("utf-8"))
+        series = summary["series"]
+        needed = ("t", *DENSITY_SERIES, *(PARTICLE_SERIES if x is not None else ()))
+        if any(len(series[k]) != t.size for k in needed):
+            raise ValueError(f"its series do not all have {t.size} values")
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise damaged(
+            rd.summary, f"not the summary of this run ({type(e).__name__}: {e})"
+        ) from None
+    cfg["output"]["render"] = render
+    return SavedRun(rd.path, cfg, space, t, c, x, summary)

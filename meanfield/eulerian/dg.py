@@ -37,7 +37,10 @@ def _function_values(f, x: np.ndarray, name: str = "f") -> np.ndarray:
     """Call ``f(x)`` for points (m, d) and check it returns m finite reals (or (m, k))."""
     if not callable(f):
         raise ValueError(f"{name} must be a callable points (m, d) -> (m,), got {type(f)}")
-    v = np.asarray(f(x), dtype=float)
+    raw = np.asarray(f(x))
+    if raw.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must return real numbers, got an array of dtype {raw.dtype}")
+    v = raw.astype(float)
     if v.ndim == 0 or v.shape[0] != x.shape[0] or v.ndim > 2:
         raise ValueError(
             f"{name} must return an array of shape ({x.shape[0]},) (or ({x.shape[0]}, k)) for "

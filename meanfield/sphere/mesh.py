@@ -105,18 +105,17 @@ class SphereMesh:
 
         Any format pyvista reads works (.vtu, .vtk, .vtp, .ply, .stl, .obj, ...). Polygons with
         more than three vertices are split into triangles; a file holding only lines whose third
-        coordinate is zero is read as a circle mesh.
+        coordinate is zero is read as a circle mesh. The file is parsed in a child process
+        (:func:`meanfield.sphere.meshfile.read_arrays`), so a damaged file that crashes VTK's
+        reader is a ``ValueError`` naming it, not a crash of this process.
         """
-        import pyvista as pv
+        from .meshfile import read_arrays
 
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"path must be an existing mesh file, got {str(path)!r}")
+        points, cells = read_arrays(path)
         try:
-            data = pv.read(path)
-        except Exception as err:  # pyvista raises many types for unreadable files
-            raise ValueError(f"path {str(path)!r} could not be read by pyvista: {err}") from None
-        return cls.from_arrays(*_arrays_from_pyvista(data, path))
+            return cls.from_arrays(points, cells)
+        except ValueError as exc:
+            raise ValueError(f"path {str(path)!r}: {exc}") from None
 
     @classmethod
     def zonal(cls, d, cells) -> SphereMesh:
@@ -303,39 +302,6 @@ def _icosahedron():
         ]
     )
     return p, c
-
-
-def _arrays_from_pyvista(data, path):
-    grid = data.cast_to_unstructured_grid()
-    blocks = {int(k): np.asarray(v) for k, v in grid.cells_dict.items()}
-    points = np.asarray(grid.points, dtype=float)
-    triangles, lines = [], []
-    for kind, conn in blocks.items():
-        if kind == 5:  # VTK_TRIANGLE
-            triangles.append(conn)
-        elif kind in (7, 9):  # VTK_POLYGON, VTK_QUAD: fan-triangulate
-            for j in range(1, conn.shape[1] - 1):
-                triangles.append(conn[:, [0, j, j + 1]])
-        elif kind == 3:  # VTK_LINE
-            lines.append(conn)
-        elif kind == 1:  # VTK_VERTEX: ignore point cells
-            continue
-        else:
-            raise ValueError(
-                f"path {str(path)!r} holds cells of VTK type {kind}; expected triangles "
-                "(a sphere) or line segments (a circle)"
-            )
-    if triangles and lines:
-        raise ValueError(f"path {str(path)!r} mixes triangles and lines; expected one kind")
-    if triangles:
-        return points, np.concatenate(triangles)
-    if lines:
-        if points.shape[1] == 3 and np.any(points[:, 2] != 0):
-            raise ValueError(
-                f"path {str(path)!r} holds lines with z != 0; a circle mesh must lie in z = 0"
-            )
-        return points[:, :2], np.concatenate(lines)
-    raise ValueError(f"path {str(path)!r} holds no triangles or line segments")
 
 
 # ---------------------------------------------------------------------- validation

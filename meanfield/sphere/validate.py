@@ -54,7 +54,14 @@ def validate(points, cells):
     return p, c
 
 
+#: Vertices whose distances to the origin vary by more than this factor are not a sphere
+#: about 0 (a unit sphere centred at (5, 0, 0) has 1.5); radial projection would crush them.
+OFF_CENTRE_RATIO = 1.25
+
+
 def _check_points(points) -> np.ndarray:
+    if np.iscomplexobj(points):
+        raise ValueError("points must be real, got a complex array")
     try:
         p = np.array(points, dtype=float)
     except (TypeError, ValueError):
@@ -64,18 +71,23 @@ def _check_points(points) -> np.ndarray:
             f"points must have shape (n_vertices, 2) for S^1 or (n_vertices, 3) for S^2, "
             f"got shape {p.shape}"
         )
+    if p.shape[0] == 0:
+        raise ValueError(f"points must hold at least one vertex, got shape {p.shape}")
     bad = np.flatnonzero(~np.all(np.isfinite(p), axis=1))
     if bad.size:
         raise ValueError(
             f"points: vertex {bad[0]} has non-finite coordinates {p[bad[0]].tolist()} "
             f"({bad.size} such vertices)"
         )
-    r = np.linalg.norm(p, axis=1)
-    if np.any(r == 0):
+    # |x| as s |x / s| with s = max |x_i|: no overflow for a mesh scaled by 1e300
+    s = np.max(np.abs(p), axis=1)
+    if np.any(s == 0):
         raise ValueError(
-            f"points: vertex {int(np.argmin(r))} is the origin; it cannot be projected on "
+            f"points: vertex {int(np.argmin(s))} is the origin; it cannot be projected on "
             "the sphere"
         )
+    r = s * np.linalg.norm(p / s[:, None], axis=1)
+    _check_centred(p, r)
     off = np.abs(r - 1.0)
     if off.max() > PROJECTION_WARN:
         warnings.warn(
@@ -84,6 +96,20 @@ def _check_points(points) -> np.ndarray:
             stacklevel=4,
         )
     return p / r[:, None]
+
+
+def _check_centred(p, radii):
+    """Vertices must lie at about one distance from the origin; a sphere centred elsewhere
+    would be crushed by the radial projection."""
+    top = radii.max()
+    if top > OFF_CENTRE_RATIO * radii.min():
+        # to 6 digits of the mesh's size (round-off of a zero coordinate shows as 0.0)
+        centre = [float(f"{c:.4g}") + 0.0 for c in np.round((p / top).mean(axis=0), 6) * top]
+        raise ValueError(
+            "points must surround the origin (a sphere mesh centred at 0, projected radially); "
+            f"their distances to 0 vary by a factor {top / radii.min():.3g} (at most "
+            f"{OFF_CENTRE_RATIO:g}) and their centroid is at {centre}"
+        )
 
 
 def _check_cells(cells, shape) -> np.ndarray:

@@ -8,13 +8,19 @@ is one task run. For example::
     out = "results/phase"          # optional; relative to this file
 
     [base]
-    n = 32
+    particles.n = 32               # run settings: the dotted names of meanfield run's config
     starts = 64                    # random starts, advanced together as one batch
     t = { start = 0.0, stop = 30.0, num = 61 }
 
     [grid]
-    beta = [0.0, 1.0, 4.0]
+    "model.beta" = [0.0, 1.0, 4.0]
     d = [2, 3, 8, 32]
+
+Parameters that are run settings (``setting("model.beta")``) have the names, defaults, limits
+and allowed values of :data:`meanfield.app.config.SCHEMA`; in TOML write them dotted
+(``model.beta = 1`` in ``[base]``, or a ``[grid.model]`` table). A task adds its own keys
+(``t``, ``starts``, ...). A grid holds at most :data:`~meanfield.app.sweep.spec.MAX_POINTS`
+points; a larger one is refused before anything is expanded or written.
 
 Runs are submitted to a ``dask.distributed`` cluster (a loopback-only ``LocalCluster`` by
 default, or any scheduler address) and their rows are appended to ``OUT/results.csv`` as they
@@ -33,9 +39,7 @@ Tasks are data in the registry :data:`TASKS` (name -> :class:`Task`). A task is 
 decorator on that function::
 
     @register_task("density", parameters={
-        "beta": Param("float", doc="inverse temperature"),
-        "level": Param("int", 3, doc="icosphere refinement level"),
-        "degree": Param("int", 1, doc="DG degree"),
+        **settings("model.beta", "mesh.level", "solver.degree"),
         "t": Param("times", {"start": 0.0, "stop": 10.0, "num": 11}, doc="output times"),
     })
     def density_task(params, artifacts):
@@ -56,11 +60,11 @@ Changing a task's parameters (adding one with a default included) changes the ke
 are then recomputed rather than silently reused.
 
 Note: ``meanfield.sweep`` is the function (re-exported by the package); import this module's
-other names with ``from meanfield.sweep import read_results, register_task, ...``.
+other names with ``from meanfield.app.sweep import read_results, register_task, ...``.
 """
 
 from . import tasks  # noqa: F401  (registers the built-in tasks)
-from .registry import TASKS, Param, Task, register_task
+from .registry import TASKS, Param, Task, register_task, setting, settings
 from .runner import SweepSummary, local_cluster, sweep
 from .spec import SweepSpec, load_spec, point_key
 from .table import TABLE_NAME, ResultTable, read_results, time_series
@@ -70,6 +74,8 @@ __all__ = [
     "Task",
     "TASKS",
     "register_task",
+    "setting",
+    "settings",
     "SweepSpec",
     "load_spec",
     "point_key",

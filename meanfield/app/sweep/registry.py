@@ -83,13 +83,14 @@ def _as_time_grid(v, name, choices):
 
 
 #: Parameter kind -> coercion ``(value, name, choices) -> canonical value``.
-PARAM_KINDS: dict[str, Callable] = {
+PARAM_KINDS: dict[str, Callable | None] = {
     "float": _as_float,
     "int": _as_int,
     "bool": _as_bool,
     "str": _as_str,
     "strs": _as_strs,
     "times": _as_time_grid,
+    "setting": None,  # checked by the configuration schema (Param.coerce)
 }
 
 
@@ -99,21 +100,26 @@ class Param:
 
     Attributes
     ----------
-    kind : {"float", "int", "bool", "str", "strs", "times"}
+    kind : {"float", "int", "bool", "str", "strs", "times", "setting"}
         How values are checked and canonicalised (``"times"``: a strictly increasing list,
-        or ``{start, stop, num}``; ``"strs"``: a list of strings).
+        or ``{start, stop, num}``; ``"strs"``: a list of strings; ``"setting"``: a key of the
+        run configuration, see :func:`setting`).
     default : object
         Value when the spec omits the parameter; omitted means the parameter is required.
         ``None`` is allowed as a default (TOML cannot spell it, so a user cannot pass it).
     doc : str
     choices : tuple of str, optional
         Allowed values for ``"str"`` and ``"strs"``.
+    setting : str, optional
+        For kind ``"setting"``: the dotted configuration key (``"model.beta"``) whose checks
+        apply.
     """
 
     kind: str
     default: Any = _REQUIRED
     doc: str = ""
     choices: tuple | None = None
+    setting: str | None = None
 
     def __post_init__(self):
         choose(self.kind, "kind", PARAM_KINDS)
@@ -124,7 +130,31 @@ class Param:
 
     def coerce(self, value, name: str):
         """The canonical value (floats as float, time grids as lists) or a ValueError."""
+        if self.kind == "setting":
+            from ..config import check_value
+
+            return check_value(self.setting, value, where=name)
         return PARAM_KINDS[self.kind](value, name, self.choices)
+
+
+def setting(dotted: str) -> Param:
+    """The task parameter that is the run configuration key ``dotted`` (``"model.beta"``).
+
+    Its name, default, documentation, limits and allowed values are those of
+    :data:`meanfield.app.config.SCHEMA`, so a sweep and ``meanfield run`` read a setting the
+    same way.
+    """
+    from ..config import dotted_keys
+
+    key = dotted_keys().get(dotted)
+    if key is None:
+        raise ValueError(f"dotted must be a key of the run configuration, got {dotted!r}")
+    return Param("setting", key.default, key.doc, key.choices, setting=dotted)
+
+
+def settings(*dotted: str) -> dict:
+    """``{name: setting(name)}`` for each dotted configuration key."""
+    return {name: setting(name) for name in dotted}
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,25 @@ def local_cluster(n_workers: int | None = None, processes: bool = True):
     )
 
 
+#: Seconds to wait for a scheduler given by address.
+CONNECT_TIMEOUT = 10.0
+
+
+@contextlib.contextmanager
+def _connected(scheduler):
+    """A Client for a scheduler address (connected before anything is written), else as is."""
+    if not isinstance(scheduler, str):
+        yield scheduler
+        return
+    distributed = _require_distributed()
+    try:
+        client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"scheduler: cannot connect to {scheduler!r} ({exc})") from None
+    with client:
+        yield client
+
+
 @contextlib.contextmanager
 def _client(scheduler, n_workers, processes):
     """A distributed Client: a new loopback LocalCluster, an address, or one given."""
@@ -202,6 +221,12 @@ def sweep(
         raise ValueError(f"out must be a directory, got the file {out}")
     task = TASKS[spec.task]
     points = {point_key(spec.task, p): p for p in spec.points()}
+    with _connected(scheduler) as scheduler:  # an unreachable scheduler: nothing written
+        return _sweep(spec, task, points, out, scheduler, progress, n_workers, processes,
+                      retry_failed, wall)  # fmt: skip
+
+
+def _sweep(spec, task, points, out, scheduler, progress, n_workers, processes, retry_failed, wall):
     out.mkdir(parents=True, exist_ok=True)
     table = ResultTable(out / TABLE_NAME)
     done = table.keys("ok") & set(points)

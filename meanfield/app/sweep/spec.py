@@ -17,6 +17,8 @@ from .registry import TASKS, Param
 
 #: Spec keys at the top level.
 SPEC_KEYS = ("task", "base", "grid", "out")
+#: Most grid points one sweep may have (a larger grid is refused before anything is expanded).
+MAX_POINTS = 1_000_000
 
 # --------------------------------------------------------------------------------------------
 # specs
@@ -110,6 +112,13 @@ def load_spec(spec) -> SweepSpec:
         for key in table:
             if key not in params:
                 raise ValueError(f"{section}: {_one_key(key, params)} (task {task.name!r})")
+    size = math.prod(len(v) if isinstance(v, list | tuple) else 1 for v in grid_in.values())
+    if size > MAX_POINTS:
+        shape = " x ".join(f"{len(v)} {k}" for k, v in grid_in.items())
+        raise ValueError(
+            f"grid: {size} points ({shape}) is more than the {MAX_POINTS} one sweep may hold; "
+            "split it into several sweeps"
+        )
     both = sorted(set(base_in) & set(grid_in))
     if both:
         raise ValueError(f"parameter {both[0]!r} is given in both base and grid; keep one")
@@ -136,9 +145,19 @@ def load_spec(spec) -> SweepSpec:
 
 
 def _table(value, name: str) -> dict:
+    """The parameters of ``[base]`` or ``[grid]``; a sub-table named after a configuration
+    section (TOML's ``model.beta = 1`` or ``[grid.model]``) gives dotted names."""
+    from ..config import SCHEMA
+
     if not isinstance(value, Mapping):
         raise ValueError(f"{name} must be a table of parameters, got {type(value).__name__}")
-    return dict(value)
+    out = {}
+    for key, v in value.items():
+        if key in SCHEMA and isinstance(v, Mapping):
+            out.update({f"{key}.{k}": w for k, w in v.items()})
+        else:
+            out[key] = v
+    return out
 
 
 def _axis(param: Param, values, name: str) -> list:
