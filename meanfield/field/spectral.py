@@ -102,7 +102,9 @@ def _zonal_exact(r: float, d: int, lmax: int) -> np.ndarray:
 def _degree(r: float, d: int, tol: float) -> int:
     # cached: a token system or a density on the unit sphere with Q = K = I has one radius,
     # beta, for every call (the Bessel table costs more than a small field evaluation)
-    lmax = int(r + 12.0 * np.sqrt(r) + 60.0)
+    # the weights fall off in l, so a table past 2 MAX_DEGREE only ever shows L > MAX_DEGREE:
+    # capping it keeps a huge beta (r = 1e9) from allocating a 1e9-entry table
+    lmax = int(min(r + 12.0 * np.sqrt(r) + 60.0, 2 * MAX_DEGREE + 60))
     w = _zonal_exact(r, d, lmax)
     tail = np.cumsum(w[::-1])[::-1]  # tail[l] = sum_{k >= l} w_k, small terms added first
     above = np.nonzero(tail[1:] > tol)[0]
