@@ -85,8 +85,14 @@ class FlowMapDensity:
         return self.state.points.reshape(-1, self.dim), self.state.masses.ravel()
 
     def quadrature_values(self) -> np.ndarray:
-        r""":math:`\rho_t(x_q) = \rho_0(y_q)\, e^{-\log J_t(y_q)}`, shape (n_cells, nq)."""
-        return self.state.rho0_values * np.exp(-self.state.log_jacobian)
+        r""":math:`\rho_t(x_q) = \rho_0(y_q)\, e^{-\log J_t(y_q)}`, shape (n_cells, nq).
+
+        Infinite where :math:`J_t` underflows (:math:`\log J < -709`): the point's cell has
+        collapsed into a cluster, a point mass. The measure (:meth:`quadrature_measure`) stays
+        exact; only the value overflows.
+        """
+        with np.errstate(over="ignore"):
+            return self.state.rho0_values * np.exp(-self.state.log_jacobian)
 
     def integrate(self, f=None):
         r""":math:`\int f\, d\mu_t = \sum_q m_q f(x_q)` (the mass when ``f`` is None).

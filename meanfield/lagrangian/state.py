@@ -31,6 +31,9 @@ from ..sphere.geometry import metric_determinant, reference_cell, reference_vert
 
 __all__ = ["FlowMap", "affine_points", "node_map", "p2_element", "subsimplices"]
 
+#: Moved cells whose nodes all lie within this distance of each other have collapsed to a
+#: point (their shape is round-off): they count as undistorted.
+COLLAPSED = 1e-6
 #: Exactness degree of the rule used for moved cell areas.
 AREA_DEGREE = 8
 
@@ -263,13 +266,20 @@ class FlowMap:
         rigid motion or a uniform stretch, about 1 when the stretch changes by its own size
         across the cell. Splitting a cell halves this (each child sees half the variation);
         the anisotropy of the stretch, which splitting cannot change, is :meth:`stretch`.
+        Collapsed cells (see :meth:`collapsed`) count as 0.
         """
         t = self.tdim
         xi = np.vstack([np.full((1, t), 1.0 / (t + 1)), self.element.points])
         G = self._strain(xi)
         centre = G[:, :1]
         top = np.linalg.norm(G[:, 1:] - centre, ord=2, axis=(-2, -1)).max(axis=1)
-        return top / np.maximum(np.linalg.norm(centre[:, 0], ord=2, axis=(-2, -1)), 1e-300)
+        out = top / np.maximum(np.linalg.norm(centre[:, 0], ord=2, axis=(-2, -1)), 1e-300)
+        return np.where(self.collapsed(), 0.0, out)
+
+    def collapsed(self) -> np.ndarray:
+        """Cells whose image is a point to round-off (node spread below :data:`COLLAPSED`)."""
+        X = self.nodes[self.node_index]  # (c, nn, d)
+        return np.ptp(X, axis=1).max(axis=1) < COLLAPSED
 
     def stretch(self) -> np.ndarray:
         r"""Anisotropy of each moved cell, :math:`\sigma_{max}/\sigma_{min}` of the stretch at
@@ -277,7 +287,8 @@ class FlowMap:
         t = self.tdim
         ev = np.linalg.eigvals(self._strain(np.full((1, t), 1.0 / (t + 1)))[:, 0]).real
         ev = np.maximum(ev, np.finfo(float).tiny)
-        return np.sqrt(ev.max(axis=1) / ev.min(axis=1))
+        out = np.sqrt(ev.max(axis=1)) / np.sqrt(ev.min(axis=1))  # each factor finite
+        return np.where(self.collapsed(), 1.0, out)
 
     # ------------------------------------------------------------------ reference data
     def origin_points(self, cells: np.ndarray, xi: np.ndarray) -> np.ndarray:
