@@ -316,3 +316,21 @@ def test_equiangular_curve():
     with np.errstate(all="raise"):
         assert equiangular_rhs(0.5, 2000.0, n) == 0.0
         assert equiangular_time(30.0, n) > 1e10
+
+
+def test_no_setting_is_declared_twice():
+    """A task's own parameters never repeat a run setting under a bare name (``beta`` next to
+    ``model.beta``); its settings carry the schema's defaults and allowed values."""
+    from meanfield.app.config import SCHEMA, dotted_keys
+
+    bare = {key for keys in SCHEMA.values() for key in keys}
+    schema = dotted_keys()
+    for task in TASKS.values():
+        for name, param in task.parameters.items():
+            if "." in name:
+                key = schema[name]
+                assert (param.kind, param.setting) == ("setting", name), (task.name, name)
+                assert (param.default, param.choices) == (key.default, key.choices), name
+            else:
+                assert name not in bare, (task.name, name)
+

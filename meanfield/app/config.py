@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..eulerian.dg import DEGREES
 from ..field.registry import EVALUATORS
 from ..solve import DENSITY_SCHEMES, EULERIAN_METHODS, LAGRANGIAN_METHODS, PARTICLE_METHODS
 
@@ -140,7 +141,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "kappa": Key("number", 10.0, minimum=0.0, doc="vMF concentration (kind = 'vmf')"),
     },
     "solver": {
-        "degree": Key("int", 1, choices=(0, 1, 2), doc="DG polynomial degree"),
+        "degree": Key("int", 1, choices=DEGREES, doc="DG polynomial degree"),
         "cfl": Key("number", 0.5, minimum=0.0, positive=True, doc="CFL number"),
         "dt_max": Key("number", 0.05, minimum=0.0, positive=True, doc="largest time step"),
         "field": Key(

@@ -30,7 +30,10 @@ from ..sphere.quadrature import (
 )
 from .limiter import ZhangShuLimiter
 
-__all__ = ["DG", "Density"]
+__all__ = ["DEGREES", "DG", "Density"]
+
+#: Polynomial degrees the DG space supports (basix Lagrange elements, tabulated up to 2).
+DEGREES = (0, 1, 2)
 
 
 def _function_values(f, x: np.ndarray, name: str = "f") -> np.ndarray:
@@ -84,7 +87,7 @@ class DG:
         if not isinstance(mesh, SphereMesh):
             raise ValueError(f"mesh must be a meanfield.SphereMesh, got {type(mesh).__name__}")
         degree = as_int(degree, "degree", min_value=0)
-        if degree > 2:
+        if degree not in DEGREES:
             raise ValueError(f"degree must be 0, 1 or 2, got {degree}")
         if quadrature_degree is None:
             quadrature_degree = 2 * degree + 1
