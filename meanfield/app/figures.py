@@ -17,6 +17,7 @@ from .builders import cluster_radius
 __all__ = ["FIGURE_FORMATS", "animate_run", "plot_run"]
 
 FIGURE_FORMATS = style.FORMATS
+MAP_TOKENS = 500  # tokens drawn on the maps (a seeded subset: more would hide the density)
 
 
 def animate_run(run, path, progress: bool = False, fps: float = 5.0, width=None) -> Path:
@@ -106,7 +107,8 @@ def _density_figures(run, out, fmt, width):
             ax = maps.density_map(rho, tokens=x, vmin=lo, vmax=hi,
                                   title=f"$t = {run.t[k]:.2f}$", width=col)  # fmt: skip
             written.append(style.save(ax.figure, out / f"density_t{run.t[k]:.2f}.{fmt}"))
-    fig = maps.density_maps(run, run.t[ks], tokens=None if run.x is None else toks, width=page)
+    fig = maps.density_maps(run, run.t[ks], tokens=None if run.x is None else toks, width=page,
+                            max_tokens=MAP_TOKENS)  # fmt: skip
     written.append(style.save(fig, out / f"maps.{fmt}"))
     if run.x is not None:
         traj = _Tokens(run.t, run.x)

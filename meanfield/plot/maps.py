@@ -40,6 +40,8 @@ SAMPLES = 360
 SMOOTH = 0.5
 #: decades of a log colour scale below the maximum, when vmin is not given
 DECADES = 3.0
+#: a log colour scale reaches down to at least this (relative to uniform) by default
+FLOOR = 0.1
 LABEL = r"$\rho\,/\,\bar\rho$  (uniform $= 1$)"
 TOKEN_STYLE = {"s": 1.5, "c": "#d62728", "linewidths": 0, "alpha": 0.8, "zorder": 3}
 
@@ -173,7 +175,8 @@ def colour_limits(values, norm="log", vmin=None, vmax=None, decades: float = DEC
 
     ``vmax`` defaults to the largest value; ``vmin`` to the smallest value for a linear scale
     (0 when all values are non-negative) and, for a log scale, to the smallest positive value
-    but at most ``decades`` below ``vmax``.
+    but no lower than ``decades`` below ``vmax`` or 0.1 (a tenth of uniform), whichever is
+    lower.
 
     Parameters
     ----------
@@ -197,7 +200,9 @@ def colour_limits(values, norm="log", vmin=None, vmax=None, decades: float = DEC
         lo = min(0.0, float(flat.min()))
     else:
         pos = flat[flat > 0]
-        lo = max(float(pos.min()) if pos.size else hi, hi * 10.0**-decades)
+        # three decades below the top, and down to a tenth of uniform at least, so the
+        # uniform level (1) stays in the range when clusters are thousands of times denser
+        lo = max(float(pos.min()) if pos.size else hi, min(hi * 10.0**-decades, FLOOR))
     if norm == "log" and not lo > 0:
         raise ValueError(f"vmin must be positive on a log scale, got {lo}")
     if not hi > lo:
@@ -230,10 +235,14 @@ def _limits_of(norm, values, vmin, vmax):
     return norm, colour_limits(values, norm, vmin, vmax)
 
 
-def _tokens(tokens, d):
+def _tokens(tokens, d, max_tokens=None, seed=0):
+    """Tokens as (n, d) points, at most ``max_tokens`` of them (a seeded subset)."""
     if tokens is None:
         return None
-    return as_points(tokens, "tokens", d=d)
+    x = as_points(tokens, "tokens", d=d)
+    if max_tokens is not None and x.shape[0] > as_int(max_tokens, "max_tokens", min_value=1):
+        x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], max_tokens, replace=False))]
+    return x
 
 
 def density_map(
@@ -250,6 +259,7 @@ def density_map(
     title: str | None = None,
     width: float = COLUMN,
     smooth: float | None = None,
+    max_tokens: int | None = None,
 ):
     r"""Map of a density on the whole sphere, tokens on top.
 
@@ -285,6 +295,8 @@ def density_map(
     smooth : float, optional
         Display smoothing in mesh cells (:func:`display_density`; default 0.5 on S^2, 0 on
         S^1; 0 draws the raw DG field).
+    max_tokens : int, optional
+        Draw at most this many tokens (a seeded subset), so they do not hide the density.
 
     Returns
     -------
@@ -293,7 +305,7 @@ def density_map(
     """
     projection = choose(projection, "projection", PROJECTIONS)
     d = _dim(rho)
-    tokens = _tokens(tokens, d)
+    tokens = _tokens(tokens, d, max_tokens)
     with print_style():
         if d == 2:
             theta, values = sample(rho, samples, smooth)
@@ -431,6 +443,7 @@ def density_maps(
     samples: int | None = None,
     width: float = PAGE,
     smooth: float | None = None,
+    max_tokens: int | None = None,
 ):
     """A grid of maps at several times, with one colour range and one colour bar.
 
@@ -444,7 +457,7 @@ def density_maps(
         Tokens at the same times (a Trajectory is read at its frame nearest each time).
     ncols : int, optional
         Panels per row (default: all in one row up to 4, else 3).
-    projection, norm, vmin, vmax, cmap, samples, smooth
+    projection, norm, vmin, vmax, cmap, samples, smooth, max_tokens
         As in :func:`density_map`; the limits are computed over all panels when not given.
     width : float
         Figure width in inches.
@@ -470,7 +483,7 @@ def density_maps(
         axes = [fig.add_subplot(nrows, ncols, i + 1, projection=proj) for i in range(len(ts))]
         mesh = None
         for ax, s, g, x in zip(axes, ts, grids, toks, strict=True):
-            x = _tokens(x, d)
+            x = _tokens(x, d, max_tokens)
             if d == 2:
                 _circle_curve(ax, g[0], g[1], x, kind, lo, hi)
             else:
