@@ -16,6 +16,7 @@ from scipy.spatial import cKDTree
 from scipy.special import logsumexp
 
 from ._checks import as_points, as_real_array, as_scalar
+from .eulerian.zonal import is_zonal, zonal_energy, zonal_log_energy, zonal_moments
 
 __all__ = [
     "energy",
@@ -77,6 +78,8 @@ def energy(x, beta, weights=None) -> float:
         not).
     """
     beta = as_scalar(beta, "beta", min_value=0.0)
+    if is_zonal(x):  # each quadrature atom is a ring: the zonal kernel
+        return zonal_energy(x, beta)
     if beta == 0.0:
         x, w = _measure(x, weights)
         m = w @ x
@@ -109,6 +112,8 @@ def log_energy(x, beta, weights=None) -> float:
     if beta == 0.0:
         with np.errstate(divide="ignore"):
             return float(np.log(energy(x, 0.0, weights)))
+    if is_zonal(x):
+        return zonal_log_energy(x, beta)
     x, w = _measure(x, weights)
     keep = w > 0
     x, logw = x[keep], np.log(w[keep])
@@ -159,13 +164,18 @@ def pairwise_cosines(x, threshold: float = 0.999) -> dict:
 
 
 def first_moment(x, weights=None) -> np.ndarray:
-    """Mean :math:`\\int y\\,d\\mu(y)`, shape (d,)."""
+    """Mean :math:`\\int y\\,d\\mu(y)`, shape (d,) (a zonal density: over its rings)."""
+    if is_zonal(x):
+        return zonal_moments(x)[0]
     x, w = _measure(x, weights)
     return w @ x
 
 
 def second_moment(x, weights=None) -> np.ndarray:
-    """Second moment :math:`\\int y y^T\\,d\\mu(y)`, shape (d, d)."""
+    """Second moment :math:`\\int y y^T\\,d\\mu(y)`, shape (d, d) (a zonal density: over
+    its rings)."""
+    if is_zonal(x):
+        return zonal_moments(x)[1]
     x, w = _measure(x, weights)
     return (x * w[:, None]).T @ x
 

@@ -15,7 +15,17 @@ import numpy as np
 from ._checks import as_int, as_points, as_real_array, as_rng, as_scalar
 from .harmonics import real_harmonic, sphere_area
 
-__all__ = ["Uniform", "ModePerturbation", "VonMisesFisher", "WhiteNoise", "sample_sphere"]
+__all__ = [
+    "Uniform",
+    "ModePerturbation",
+    "VonMisesFisher",
+    "WhiteNoise",
+    "ZonalBand",
+    "ZonalCaps",
+    "ZonalMixture",
+    "ZonalMode",
+    "sample_sphere",
+]
 
 
 @dataclass(frozen=True)
@@ -234,6 +244,209 @@ def _fine_grid(d):
     from .compare import fibonacci_sphere
 
     return fibonacci_sphere(20_000)
+
+
+# ---------------------------------------------------------------------- zonal densities
+# Densities of s = <x, e_d> on S^{d-1}, for zonal meshes (meanfield.sphere.zonal) and for S^1/S^2
+# meshes alike. They are given in logarithms (``log_value``): in high dimension a cap near a
+# pole has a density, with respect to the normalised measure, far beyond float64 (e^{10^3} at
+# d = 1024), while its line density on a zonal mesh is of order one; DG.interpolate uses
+# log_value where a callable has one.
+
+
+def _log_mean_exp_s(kappa: float, d: int) -> float:
+    r""":math:`\log \int e^{\kappa s} d\sigma = \log[\Gamma(d/2)(2/\kappa)^\nu I_\nu(\kappa)]`."""
+    from scipy.special import gammaln
+
+    from .theory import log_ive
+
+    if kappa == 0:
+        return 0.0
+    nu = d / 2.0 - 1.0
+    return float(gammaln(d / 2.0) + nu * np.log(2.0 / kappa) + log_ive(nu, kappa) + kappa)
+
+
+def _zonal_check(d, surface) -> int:
+    d = as_int(d, "d", min_value=2)
+    if not isinstance(surface, bool):
+        raise ValueError(f"surface must be True or False, got {surface!r}")
+    return d
+
+
+class _Zonal:
+    """Shared evaluation: values from ``log_value``, per unit of the normalised measure or (with
+    ``surface=True``) of the surface measure."""
+
+    def _shift(self) -> float:
+        return float(np.log(sphere_area(self.d))) if self.surface else 0.0
+
+    def log_value(self, x) -> np.ndarray:
+        """Logarithm of the density at points (N, d), shape (N,)."""
+        x = as_points(x, "x", d=self.d)
+        return self._log(x[:, -1], np.linalg.norm(x[:, :-1], axis=1)) - self._shift()
+
+    def __call__(self, x) -> np.ndarray:
+        with np.errstate(over="ignore", under="ignore"):
+            return np.exp(self.log_value(x))
+
+
+@dataclass(frozen=True)
+class ZonalCaps(_Zonal):
+    r"""Two von Mises–Fisher caps about :math:`\pm e_d`:
+    :math:`\rho = m_N\, e^{\kappa s}/Z + (1 - m_N)\, e^{-\kappa s}/Z`,
+    :math:`Z = \int e^{\kappa s}\,d\sigma`.
+
+    Parameters
+    ----------
+    d : int
+        Ambient dimension (>= 2).
+    kappa : float
+        Concentration (>= 0).
+    north : float
+        Mass of the cap about :math:`+e_d`, in [0, 1] (the other cap holds the rest).
+    surface : bool
+        Values per unit surface area (integrating to 1 on S^1/S^2 meshes) instead of per unit
+        of the normalised measure (integrating to 1 on zonal meshes).
+    """
+
+    d: int = 3
+    kappa: float = 10.0
+    north: float = 1.0
+    surface: bool = False
+
+    def __post_init__(self):
+        _zonal_check(self.d, self.surface)
+        as_scalar(self.kappa, "kappa", min_value=0.0)
+        m = as_scalar(self.north, "north", min_value=0.0)
+        if m > 1:
+            raise ValueError(f"north must be a mass fraction in [0, 1], got {m}")
+
+    def _log(self, s, r):
+        log_z = _log_mean_exp_s(float(self.kappa), self.d)
+        k = float(self.kappa)
+        with np.errstate(divide="ignore"):
+            parts = [np.log(self.north) + k * s, np.log(1.0 - self.north) - k * s]
+        return np.logaddexp(*parts) - log_z
+
+
+@dataclass(frozen=True)
+class ZonalBand(_Zonal):
+    r"""A band about the polar angle :math:`\theta_0`: :math:`\rho \propto
+    e^{\kappa(\cos(\theta - \theta_0) - 1)}` (a ring of tokens when concentrated).
+
+    Normalised by Gauss–Legendre quadrature in :math:`\theta` (in logarithms, 400 points).
+
+    Parameters
+    ----------
+    d : int
+    theta0 : float
+        Polar angle of the band, in [0, pi].
+    kappa : float
+        Concentration in the polar angle (>= 0).
+    surface : bool
+        See :class:`ZonalCaps`.
+    """
+
+    d: int = 3
+    theta0: float = np.pi / 2
+    kappa: float = 20.0
+    surface: bool = False
+
+    def __post_init__(self):
+        _zonal_check(self.d, self.surface)
+        t = as_scalar(self.theta0, "theta0", min_value=0.0)
+        if t > np.pi:
+            raise ValueError(f"theta0 must be a polar angle in [0, pi], got {t}")
+        as_scalar(self.kappa, "kappa", min_value=0.0)
+
+    @cached_property
+    def _log_norm(self) -> float:
+        from numpy.polynomial.legendre import leggauss
+        from scipy.special import logsumexp
+
+        from .sphere.zonal import log_weight_theta
+
+        t, w = leggauss(400)
+        theta = 0.5 * np.pi * (t + 1.0)
+        logs = self._raw(theta) + log_weight_theta(theta, self.d)
+        return float(logsumexp(logs, b=0.5 * np.pi * w))
+
+    def _raw(self, theta):
+        return self.kappa * (np.cos(theta - self.theta0) - 1.0)
+
+    def _log(self, s, r):
+        return self._raw(np.arctan2(r, s)) - self._log_norm
+
+
+@dataclass(frozen=True)
+class ZonalMode(_Zonal):
+    r"""Uniform plus a Gegenbauer mode: :math:`\rho = 1 + \varepsilon\,\tilde C_\ell(s)`
+    (:func:`meanfield.harmonics.gegenbauer`, normalised to 1 at the pole, so
+    :math:`|\varepsilon| < 1` keeps the density positive; the mass is 1 for
+    :math:`\ell \ge 1`).
+
+    Parameters
+    ----------
+    d : int
+    ell : int
+        Degree (>= 1).
+    amplitude : float
+        :math:`\varepsilon`, :math:`|\varepsilon| < 1`.
+    surface : bool
+        See :class:`ZonalCaps`.
+    """
+
+    d: int = 3
+    ell: int = 1
+    amplitude: float = 0.1
+    surface: bool = False
+
+    def __post_init__(self):
+        _zonal_check(self.d, self.surface)
+        as_int(self.ell, "ell", min_value=1)
+        if abs(as_scalar(self.amplitude, "amplitude")) >= 1:
+            raise ValueError(f"amplitude must satisfy |amplitude| < 1, got {self.amplitude}")
+
+    def _log(self, s, r):
+        from .harmonics import gegenbauer
+
+        return np.log1p(self.amplitude * gegenbauer(self.ell, self.d, s))
+
+
+@dataclass(frozen=True)
+class ZonalMixture(_Zonal):
+    r"""A mixture of zonal densities of one dimension, :math:`\sum_k w_k \rho_k`.
+
+    Parameters
+    ----------
+    parts : tuple of ZonalCaps, ZonalBand or ZonalMode
+        All with the same ``d`` and ``surface``.
+    weights : tuple of float
+        Non-negative, normalised to sum 1.
+    """
+
+    parts: tuple = ()
+    weights: tuple = ()
+
+    def __post_init__(self):
+        if not self.parts or not all(isinstance(p, _Zonal) for p in self.parts):
+            raise ValueError(f"parts must be zonal densities, got {self.parts!r}")
+        if len({(p.d, p.surface) for p in self.parts}) > 1:
+            raise ValueError("parts must share one dimension d and one surface flag")
+        w = as_real_array(self.weights, "weights", 1)
+        if w.shape != (len(self.parts),) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError(f"weights must be {len(self.parts)} non-negative numbers, got {w}")
+        object.__setattr__(self, "weights", tuple(w / w.sum()))
+
+    d = property(lambda self: self.parts[0].d)
+    surface = property(lambda self: self.parts[0].surface)
+
+    def _log(self, s, r):
+        from scipy.special import logsumexp
+
+        logs = np.stack([p._log(s, r) for p in self.parts])
+        with np.errstate(divide="ignore"):
+            return logsumexp(logs, axis=0, b=np.asarray(self.weights)[:, None])
 
 
 def sample_sphere(n, d, rng=None) -> np.ndarray:

@@ -5,10 +5,12 @@ from scipy.special import iv
 
 from meanfield.studies.zonal import (
     GROWTH_DIMENSIONS,
+    comparison_table,
     growth_breakpoints,
     measure_zonal_growth,
     zonal_growth_study,
     zonal_growth_table,
+    zonal_vs_mesh,
 )
 
 
@@ -38,3 +40,26 @@ def test_breakpoints_refine_the_equator_in_high_dimension():
     b = growth_breakpoints(1024, 32)
     assert b[0] == 0.0 and b[-1] == np.pi and np.all(np.diff(b) > 0)
     assert np.diff(b).min() < 0.02 < np.diff(b).max()
+
+
+def _distance(rows, mesh, cells, t):
+    return next(r["distance"] for r in rows if (r["mesh"], r["zonal_cells"], r["t"]) ==
+                (mesh, cells, t))  # fmt: skip
+
+
+def test_zonal_agrees_with_the_circle_solver_for_an_even_density():
+    rows = zonal_vs_mesh(2, zonal_cells=(8, 32), meshes=(32, 128))
+    for t in (1.0, 2.0, 4.0):  # the distance falls with both meshes
+        assert _distance(rows, 128, 32, t) < 0.6 * _distance(rows, 32, 32, t)
+        assert _distance(rows, 128, 32, t) < 0.6 * _distance(rows, 128, 8, t)
+        assert _distance(rows, 128, 32, t) < 2e-3
+    # (interpolation of the initial density keeps the mass to quadrature accuracy)
+    assert all(abs(r["mass_zonal"] - 1) < 1e-5 and abs(r["mass_mesh"] - 1) < 1e-5 for r in rows)
+
+
+def test_zonal_agrees_with_the_s2_solver_for_caps_and_a_band():
+    rows = zonal_vs_mesh(3, zonal_cells=(8, 32), meshes=(2, 3))
+    for t in (1.0, 2.0, 4.0):
+        assert _distance(rows, 3, 32, t) < 0.5 * _distance(rows, 2, 32, t)
+        assert _distance(rows, 3, 32, t) < 0.5 * _distance(rows, 3, 8, t)
+    assert "level" in comparison_table(rows)

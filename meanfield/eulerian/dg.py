@@ -221,18 +221,31 @@ class DG:
         if method == "nodal":
             x = self.map_reference(self.element.points)
             x = x.reshape(-1, self.dim)
-            vals = _function_values(f, x)
-            if vals.ndim != 1:
-                raise ValueError(f"f must return shape ({x.shape[0]},), got {vals.shape}")
-            vals = self.from_sphere(vals, x)
+            vals = self._unknown_values(f, x)
             return Density(self, vals.reshape(self.mesh.n_cells, self.n_basis))
-        vals = _function_values(f, self.quadrature_points)
-        if vals.ndim != 1:
-            raise ValueError(f"f must return one value per point, got shape {vals.shape}")
-        vals = self.from_sphere(vals, self.quadrature_points)
+        vals = self._unknown_values(f, self.quadrature_points)
         b = np.einsum("kq,kq,qi->ki", self.quadrature.weights, vals.reshape(-1, self.phi.shape[0]),
                       self.phi)  # fmt: skip
         return Density(self, np.einsum("kij,kj->ki", self.mass_inverse, b))
+
+    def _unknown_values(self, f, x: np.ndarray) -> np.ndarray:
+        """Values of the space's unknown for the sphere density f at points x (m, d).
+
+        On a zonal mesh a callable with a ``log_value`` method (the zonal densities of
+        :mod:`meanfield.initial`) is combined with the weight in logarithms: its values
+        themselves may exceed float64 near a pole in high dimension.
+        """
+        if self.mesh.kind == "zonal" and callable(getattr(f, "log_value", None)):
+            logs = np.asarray(f.log_value(x), dtype=float) + self.mesh.log_weight(x)
+            with np.errstate(under="ignore"):
+                vals = np.exp(logs)
+            if vals.shape != (x.shape[0],) or not np.all(np.isfinite(vals)):
+                raise ValueError(f"f.log_value must return {x.shape[0]} values below +inf")
+            return vals
+        vals = _function_values(f, x)
+        if vals.ndim != 1:
+            raise ValueError(f"f must return one value per point, got shape {vals.shape}")
+        return self.from_sphere(vals, x)
 
     def from_sphere(self, values: np.ndarray, points: np.ndarray) -> np.ndarray:
         r"""Values of a sphere density at points (m, d) as values of the space's unknown.

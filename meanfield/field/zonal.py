@@ -53,6 +53,8 @@ __all__ = [
 
 #: Kernel tables up to this many entries are computed once and kept.
 TABLE_MAX = 1 << 23
+#: Largest spread of the log kernel along a row for which the kernel is exponentiated once.
+RANGE_MAX = 600.0
 
 
 def _nu(d: int) -> float:
@@ -184,6 +186,15 @@ class ZonalField:
         self._cache = (
             _tables(self.d, self.b, self.targets, self.sources) if m * n <= TABLE_MAX else None
         )
+        self._fast = None
+        if self._cache is not None and m and n:
+            logk, bracket = self._cache
+            top = logk.max(axis=1, keepdims=True)
+            # Rows whose kernel spans less than e^-RANGE_MAX are exponentiated once: each call
+            # is then two matrix-vector products, with no underflow of any kernel value.
+            if np.all(top[:, 0] - logk.min(axis=1) < RANGE_MAX):
+                kernel = np.exp(logk - top)
+                self._fast = (kernel, kernel * bracket, top[:, 0])
 
     def __call__(self, masses: np.ndarray) -> np.ndarray:
         r""":math:`\dot\theta` at the targets for source masses (n,) (non-negative)."""
@@ -192,6 +203,9 @@ class ZonalField:
             logm = np.log(np.maximum(w, 0.0))
         if not np.any(w > 0):
             raise ValueError("masses must have a positive entry, got none")
+        if self._fast is not None:
+            out = self._matvec(w, logm)
+            return -self.v * self._sin * out
         out = np.empty(self.targets.size)
         for start in range(0, self.targets.size, self._rows):
             rows = slice(start, start + self._rows)
@@ -202,19 +216,40 @@ class ZonalField:
             out[rows] = self._average(logk + logm, bracket)
         return -self.v * self._sin * out
 
+    def _matvec(self, w: np.ndarray, logm: np.ndarray) -> np.ndarray:
+        kernel, kb, top = self._fast
+        # einsum rather than BLAS gemv: these small products run single-threaded (BLAS threads
+        # cost more than the work, see meanfield.field.kernels.matmul_rows)
+        num = np.einsum("ij,j->i", kb, w)
+        if not self.normalized:
+            self._check_overflow(float(np.max(top)) + np.log(w.sum()), w.size)
+            return np.exp(top + abs(self.b)) * num
+        den = np.einsum("ij,j->i", kernel, w)
+        out = np.empty_like(den)
+        # a row that sees only far, light mass: its sum may sit in the denormals; redo in logs
+        ok = den > 1e-200 * w.max()
+        out[ok] = num[ok] / den[ok]
+        bad = np.flatnonzero(~ok)
+        if bad.size:
+            logk, bracket = self._cache[0][bad], self._cache[1][bad]
+            out[bad] = self._average(logk + logm, bracket)
+        return out
+
+    def _check_overflow(self, top: float, n: int) -> None:
+        total = top + abs(self.b)
+        if total > np.log(np.finfo(float).max) - 2 * np.log(max(n, 2)) - 10:
+            raise UnnormalizedOverflowError(
+                f"USA field overflows float64: the largest weight e^{total:.4g} at beta = "
+                f"{self.b:g}, d = {self.d} (use SA, or a smaller beta)"
+            )
+
     def _average(self, logits: np.ndarray, bracket: np.ndarray) -> np.ndarray:
         if self.normalized:
             shift = logits.max(axis=1, keepdims=True)
             k = np.exp(logits - shift)
             return np.sum(k * bracket, axis=1) / np.sum(k, axis=1)
-        total = logits + abs(self.b)
-        top = total.max()
-        if top > np.log(np.finfo(float).max) - 2 * np.log(max(logits.shape[1], 2)) - 10:
-            raise UnnormalizedOverflowError(
-                f"USA field overflows float64: the largest weight e^{top:.4g} at beta = "
-                f"{self.b:g}, d = {self.d} (use SA, or a smaller beta)"
-            )
-        return np.sum(np.exp(total) * bracket, axis=1)
+        self._check_overflow(float(logits.max()), logits.shape[1])
+        return np.sum(np.exp(logits + abs(self.b)) * bracket, axis=1)
 
 
 def zonal_velocity(model, d: int, targets, sources, masses) -> np.ndarray:

@@ -168,3 +168,67 @@ if __name__ == "__main__":  # python -m meanfield.studies.zonal
     worst = max(abs(r["rel_error"]) for r in ok)
     print(f"worst |error| over {len(ok)} resolvable entries: {worst:.2e}; ", end="")
     print(f"{len(table) - len(ok)} below the floor")
+
+
+# ------------------------------------------------------------------ zonal against a full mesh
+def comparison_density(d: int, surface: bool):
+    r"""Two caps of unequal mass at the poles plus a band: 0.8 of
+    :class:`~meanfield.initial.ZonalCaps` (:math:`\kappa = 8`, 70% north) and 0.2 of a band at
+    :math:`\theta_0 = 1.9` (:math:`\kappa = 30`). d = 2: an even density of the circle."""
+    from ..initial import ZonalBand, ZonalCaps, ZonalMixture
+
+    parts = (ZonalCaps(d, 8.0, 0.7, surface), ZonalBand(d, 1.9, 30.0, surface))
+    return ZonalMixture(parts, (0.8, 0.2))
+
+
+def zonal_vs_mesh(
+    d=3, zonal_cells=(8, 16, 32, 64), meshes=(2, 3, 4), beta=4.0, times=(1.0, 2.0, 4.0),
+    degree=1, normalized=True,
+) -> list[dict]:  # fmt: skip
+    r"""Distance between the zonal solver and the S^2 (d = 3) or circle (d = 2) solver.
+
+    Both start from :func:`comparison_density` and run SA (or USA) to ``times``; the distance
+    is the exact :math:`W_1` of the laws of :math:`s = x_d`
+    (:func:`meanfield.compare.polar_wasserstein`). ``meshes`` are icosphere levels (d = 3) or
+    circle cell counts (d = 2).
+
+    Returns
+    -------
+    list of dict
+        ``d, zonal_cells, mesh, t, distance``, plus ``mass_zonal``, ``mass_mesh`` (final).
+    """
+    from ..compare import polar_wasserstein
+
+    if d not in (2, 3):
+        raise ValueError(f"d must be 2 (circle) or 3 (S^2) to compare with a full mesh, got {d}")
+    model = Attention(beta, normalized=normalized)
+    t = [0.0, *times]
+    zonal = {}
+    for n in zonal_cells:
+        rho0 = DG(SphereMesh.zonal(d, n), degree).interpolate(comparison_density(d, False))
+        zonal[n] = solve_density(model, rho0, t)
+    rows = []
+    for m in meshes:
+        mesh = SphereMesh.icosphere(m) if d == 3 else SphereMesh.circle(m)
+        full = solve_density(model, DG(mesh, degree).interpolate(comparison_density(d, True)), t)
+        for n, z in zonal.items():
+            for k, time_k in enumerate(times, start=1):
+                rows.append({
+                    "d": d, "zonal_cells": n, "mesh": m, "t": time_k,
+                    "distance": polar_wasserstein(z[k], full[k]),
+                    "mass_zonal": float(z.mass[-1]), "mass_mesh": float(full.mass[-1]),
+                })  # fmt: skip
+    return rows
+
+
+def comparison_table(rows) -> str:
+    """Distances as a table: one line per (mesh, zonal cells), one column per time."""
+    times = sorted({r["t"] for r in rows})
+    name = "level" if rows[0]["d"] == 3 else "cells"
+    lines = [f"{name:>6} {'zonal':>6} " + " ".join(f"{'t=' + format(t, 'g'):>9}" for t in times)]
+    for m in sorted({r["mesh"] for r in rows}):
+        for n in sorted({r["zonal_cells"] for r in rows}):
+            ds = [next(r["distance"] for r in rows if (r["mesh"], r["zonal_cells"], r["t"]) ==
+                       (m, n, t)) for t in times]  # fmt: skip
+            lines.append(f"{m:>6} {n:>6} " + " ".join(f"{x:9.2e}" for x in ds))
+    return "\n".join(lines)
