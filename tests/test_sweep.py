@@ -333,4 +333,3 @@ def test_no_setting_is_declared_twice():
                 assert (param.default, param.choices) == (key.default, key.choices), name
             else:
                 assert name not in bare, (task.name, name)
-
