@@ -310,6 +310,14 @@ class FlowMap:
         (initial positions by its initial one), their masses are
         :math:`\\rho_0` times the children's quadrature weights, scaled so that they add up to
         the parent's mass exactly, and their log J is the geometric one of the parent's map.
+
+        Splitting bounds the distortion but not the error: the children's points inherit the
+        parent's P2 interpolation error at the time of the split, which is far larger than
+        the time-integration error of the characteristics. Measured on the Nair–Lauritzen
+        case 1 flow (icosphere(1), p = 1, RK4 dt = 0.025, outputs every 0.125): without
+        splitting the points return to 2.7e-7, the largest distortion reaching 3.7; with
+        ``split=0.3`` the distortion stays below 0.42 but the points return only to 5e-2
+        (5916 splits). Splitting is therefore off by default.
         """
         cells = np.unique(np.asarray(cells, dtype=np.int64))
         if cells.size == 0:
