@@ -203,3 +203,37 @@ def test_lagrangian_run_resumes_to_the_same_state(tmp_path):
     s = prepare(cfg)
     f1 = advance(s, initial_frame(s))
     assert f1.diagnostics["min_density"] >= 0 and f1.stats["steps"] > 0
+
+
+ZONAL = {
+    "name": "zonal8",
+    "model": {"beta": 4.0},
+    "mesh": {"kind": "zonal", "d": 8, "cells": 32},
+    "initial": {
+        "kind": "vmf",
+        "centres": [[0] * 7 + [1], [0] * 7 + [-1], [0] * 7 + [1]],
+        "kappa": 8.0,
+    },  # fmt: skip
+    "particles": {"n": 1600, "dt": 0.05},
+    "times": {"t_end": 1.0, "frames": 3},
+    "output": {"render": [1.0], "gif": False, "figures": True},
+}
+
+
+def test_a_zonal_run_in_r8_keeps_mass_and_follows_its_tokens(tmp_path):
+    cfg = _cfg(ZONAL, output={"root": str(tmp_path)})
+    result = execute(cfg, progress=False)
+    run = load_run(result.directory)
+    assert run.space.mesh.kind == "zonal" and run.space.dim == 8 and run.x.shape[2] == 8
+    s = run.summary
+    assert s["mesh"]["kind"] == "zonal" and abs(s["final"]["mass"] - 1) < 1e-12
+    # two caps (2/3 of the mass north) at polar angle ~0.8 drift toward the poles: two clusters
+    assert s["final"]["clusters"] == 2 and s["final"]["distance_w1"] < 0.05
+    assert (run.directory / "figures" / "zonal.png").is_file()
+
+
+def test_zonal_mesh_config_errors_name_the_key():
+    with pytest.raises(ValueError, match="mesh.d"):
+        _cfg(ZONAL, mesh={"d": 1})
+    with pytest.raises(ValueError, match="initial"):
+        prepare(_cfg(ZONAL, initial={"kind": "white_noise"}))

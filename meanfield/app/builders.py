@@ -47,6 +47,7 @@ MESH_KINDS = {
     "icosphere": (lambda m: SphereMesh.icosphere(m["level"]), "mesh.level"),
     "circle": (lambda m: SphereMesh.circle(m["cells"]), "mesh.cells"),
     "file": (lambda m: SphereMesh.read(m["path"]), "mesh.path"),
+    "zonal": (lambda m: SphereMesh.zonal(m["d"], m["cells"]), "mesh.d"),
 }
 
 
@@ -119,10 +120,35 @@ INITIAL_KINDS = {
 }
 
 
-def build_initial(cfg: dict, d: int):
-    """The initial density function of ``cfg['initial']`` (see :mod:`meanfield.initial`)."""
+def _zonal_initial(i, d):
+    """On a zonal mesh: uniform, a Gegenbauer mode, or caps about +-e_d (kind = 'vmf' with
+    centres along the axis: the share of centres pointing to +e_d is the north mass)."""
+    if i["kind"] == "uniform":
+        return initial.ZonalMode(d, 1, 0.0)
+    if i["kind"] == "mode":
+        return initial.ZonalMode(d, i["ell"], i["amplitude"])
+    if i["kind"] == "vmf":
+        c = np.asarray(i["centres"], dtype=float)
+        off = np.linalg.norm(c[:, :-1], axis=1) if c.ndim == 2 else np.ones(1)
+        if c.ndim != 2 or np.any(off > 0):
+            raise ValueError("centres must lie on the axis e_d (+-e_d) on a zonal mesh")
+        kappa = np.ravel(i["kappa"])
+        if np.any(kappa != kappa[0]):
+            raise ValueError("kappa must be one value for the two zonal caps")
+        return initial.ZonalCaps(d, float(kappa[0]), float(np.mean(c[:, -1] > 0)))
+    raise ValueError(
+        f"kind must be 'uniform', 'mode' or 'vmf' on a zonal mesh (a zonal density), got "
+        f"{i['kind']!r}"
+    )
+
+
+def build_initial(cfg: dict, d: int, zonal: bool = False):
+    """The initial density function of ``cfg['initial']`` (see :mod:`meanfield.initial`);
+    ``zonal`` for a zonal mesh (densities of x_d, with respect to the normalised measure)."""
     i = cfg["initial"]
     try:
+        if zonal:
+            return _zonal_initial(i, d)
         return INITIAL_KINDS[i["kind"]](i, d)
     except ValueError as exc:
         raise _keyed(f"initial ({i['kind']})", exc) from None
@@ -147,7 +173,7 @@ def build_density(cfg: dict, mesh: SphereMesh):
     from ..eulerian.dg import DG
 
     space = DG(mesh, cfg["solver"]["degree"])
-    rho0 = space.interpolate(build_initial(cfg, mesh.dim))
+    rho0 = space.interpolate(build_initial(cfg, mesh.dim, zonal=mesh.kind == "zonal"))
     low = rho0.cell_means().min()
     if low < 0:
         raise ValueError(

@@ -88,7 +88,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "V": Key("matrix", "identity", doc="value matrix, as Q"),
     },
     "mesh": {
-        "kind": Key("str", "icosphere", doc="S^2 icosphere, S^1 circle, or a mesh file"),
+        "kind": Key(
+            "str",
+            "icosphere",
+            doc="S^2 icosphere, S^1 circle, a mesh file, or zonal (the polar angle of "
+            "S^{d-1}, for densities of x_d)",
+        ),
         "level": Key(
             "int",
             3,
@@ -97,8 +102,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
             doc="icosphere refinement level (20 * 4**level triangles)",
         ),
         "cells": Key(
-            "int", 256, minimum=3, maximum=MAX_CIRCLE_CELLS, doc="number of equal circle cells"
+            "int",
+            256,
+            minimum=3,
+            maximum=MAX_CIRCLE_CELLS,
+            doc="number of equal circle cells (kind = 'circle'), or of equal polar-angle cells "
+            "(kind = 'zonal')",
         ),
+        "d": Key("int", 8, minimum=2, maximum=1 << 14, doc="ambient dimension (kind = 'zonal')"),
         "path": Key(
             "str",
             "",
@@ -369,7 +380,7 @@ def _cross_checks(cfg):
         raise ValueError("config key 'mesh.path' must name a mesh file when mesh.kind = 'file'")
     if mesh["kind"] == "file" and not Path(mesh["path"]).is_file():
         raise ValueError(f"config key 'mesh.path': no such file {mesh['path']!r}")
-    d = {"icosphere": 3, "circle": 2}.get(mesh["kind"])
+    d = {"icosphere": 3, "circle": 2, "zonal": mesh["d"]}.get(mesh["kind"])
     if d is not None:
         check_dimension(cfg, d)
     if abs(cfg["initial"]["amplitude"]) >= 1:
@@ -390,6 +401,8 @@ def stored_bytes(cfg: dict) -> int | None:
         cells, basis, d = 20 * 4 ** mesh["level"], (p + 1) * (p + 2) // 2, 3
     elif mesh["kind"] == "circle":
         cells, basis, d = mesh["cells"], p + 1, 2
+    elif mesh["kind"] == "zonal":
+        cells, basis, d = mesh["cells"], p + 1, mesh["d"]
     else:
         return None
     frames = cfg["times"]["frames"] + len(cfg["output"]["render"])

@@ -84,12 +84,38 @@ def plot_run(directory, progress: bool = False, format: str = "png", width=None)
     remove_temporaries(out)  # left by a run killed while it wrote a figure
     written = _density_figures(run, out, format, width)
     written += _series_figures(run, out, format, width)
-    if run.config["output"].get("gif", True):
+    if run.config["output"].get("gif", True) and run.space.mesh.kind != "zonal":  # no map
         written.append(animate_run(run, out / "animation.gif", progress=progress, width=width))
     return written
 
 
+def _zonal_figures(run, out, fmt, width):
+    """A zonal run: the line density of the polar angle at every frame, with the tokens'
+    histogram of their polar angles at the last frame."""
+    from ..sphere.zonal import meridian
+
+    theta = np.linspace(0.0, np.pi, 721)
+    fig = style.figure(width or style.COLUMN)
+    ax = fig.add_subplot()
+    for k in range(len(run.t)):
+        rho = run.density(k)
+        cells, xi = rho.space.mesh.locate(meridian(theta, rho.space.dim))
+        g = np.einsum("mi,mi->m", rho.space.tabulate(xi), rho.coefficients[cells])
+        ax.plot(theta, g, label=f"$t = {run.t[k]:.2f}$")
+    if run.x is not None:
+        x = run.x[-1]
+        ax.hist(np.arctan2(np.linalg.norm(x[:, :-1], axis=1), x[:, -1]), bins=60, density=True,
+                histtype="step", color="k", label="tokens (last frame)")  # fmt: skip
+    ax.set_xlabel(r"polar angle $\theta$")
+    ax.set_ylabel(r"line density $g(\theta)$")
+    ax.legend(fontsize="small")
+    style.finish(ax)
+    return [style.save(fig, out / f"zonal.{fmt}")]
+
+
 def _density_figures(run, out, fmt, width):
+    if run.space.mesh.kind == "zonal":
+        return _zonal_figures(run, out, fmt, width)
     ks = _render_frames(run)
     rhos = [run.density(k) for k in ks]
     toks = [None if run.x is None else run.x[k] for k in ks]

@@ -89,6 +89,7 @@ def diagnose(setup: Setup, coefficients: np.ndarray, x: np.ndarray | None) -> di
     """
     from ..compare import wasserstein
     from ..diagnostics import first_moment, log_energy, measure_clusters
+    from ..eulerian.zonal import zonal_clusters
 
     out = setup.config["output"]
     radius = cluster_radius(setup.config, setup.space)
@@ -102,7 +103,9 @@ def diagnose(setup: Setup, coefficients: np.ndarray, x: np.ndarray | None) -> di
         "log_energy": log_energy(rho, beta),
         "clusters": measure_clusters(
             rho, radius=radius, level=out["cluster_level"], min_mass=out["cluster_min_mass"]
-        ).count,
+        ).count
+        if setup.space.mesh.kind != "zonal"  # zonal: its atoms are rings, count poles and rings
+        else zonal_clusters(rho, out["cluster_level"], out["cluster_min_mass"]).count,
     }
     if x is not None:
         n = x.shape[0]

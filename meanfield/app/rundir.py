@@ -256,6 +256,8 @@ class RunDirectory:
                 points=np.asarray(mesh.points),
                 cells=np.asarray(mesh.cells),
                 degree=setup.space.degree,
+                # a zonal mesh is rebuilt from its polar-angle breakpoints
+                **({"breakpoints": mesh.breakpoints} if mesh.kind == "zonal" else {}),
                 **{k: np.asarray(series[k]) for k in DENSITY_SERIES},
             )
             if setup.x0 is not None:
@@ -362,7 +364,10 @@ def load_run(directory) -> SavedRun:
         raise damaged(rd.config, f"not the TOML of a run ({type(e).__name__}: {e})") from None
     dens = load_npz(rd.density_npz, ("t", "coefficients", "points", "cells", "degree"), "run file")
     try:
-        mesh = SphereMesh.from_arrays(dens["points"], dens["cells"])
+        if "breakpoints" in dens:
+            mesh = SphereMesh.zonal(dens["points"].shape[1], dens["breakpoints"])
+        else:
+            mesh = SphereMesh.from_arrays(dens["points"], dens["cells"])
         space = DG(mesh, int(dens["degree"]))
     except (TypeError, ValueError) as exc:
         raise damaged(rd.density_npz, f"its mesh does not build ({exc})") from None

@@ -17,7 +17,9 @@ def density_pieces(density):
 
     Every cell gets its own copies of its vertices, carrying the cell's polynomial at that
     vertex, so jumps between cells stay visible (ParaView draws them as they are). Cells are
-    drawn flat (chords of the curved cells); S^1 meshes are placed in the plane z = 0.
+    drawn flat (chords of the curved cells); S^1 meshes are placed in the plane z = 0, zonal
+    meshes as their meridian in the plane of (x_1, x_d), carrying the line density of the polar
+    angle.
 
     Parameters
     ----------
@@ -34,9 +36,11 @@ def density_pieces(density):
     """
     space = density.space
     mesh = space.mesh
-    t = mesh.dim - 1
+    t = mesh.tdim
     points = np.asarray(mesh.points)[np.asarray(mesh.cells)].reshape(-1, mesh.dim)
-    if mesh.dim == 2:
+    if mesh.kind == "zonal":  # the meridian in the (x_1, x_d) plane; values: the line density
+        points = np.column_stack([points[:, 0], points[:, -1], np.zeros(points.shape[0])])
+    elif mesh.dim == 2:
         points = np.column_stack([points, np.zeros(points.shape[0])])
     values = density.coefficients @ space.tabulate(reference_vertices(t)).T
     cells = np.arange(points.shape[0]).reshape(mesh.n_cells, t + 1)
