@@ -32,6 +32,7 @@ from .sphere.zonal import meridian_tangent, polar_angle
 __all__ = [
     "DENSITY_SCHEMES",
     "DensitySolution",
+    "ADAPTIVE_METHODS",
     "PARTICLE_METHODS",
     "Trajectory",
     "attention_field",
@@ -48,7 +49,9 @@ __all__ = [
 DEFAULT_CFL = 0.5
 
 #: Time schemes each verb accepts (names in :data:`meanfield.schemes.SCHEMES`).
-PARTICLE_METHODS = ("rk4", "dop853", "em")
+PARTICLE_METHODS = ("auto", "dopri5", "bs3", "rk4", "dop853", "em")
+#: Adaptive token schemes (they take ``rtol``/``atol``).
+ADAPTIVE_METHODS = ("dopri5", "bs3")
 EULERIAN_METHODS = ("ssprk3", "ssprk2", "euler", "imex")
 
 
@@ -152,11 +155,13 @@ def solve_particles(
     x0,
     t_eval,
     dt=None,
-    method: str = "rk4",
+    method: str = "auto",
     field: str = "auto",
     progress: bool = False,
     diffusion=0.0,
     rng=None,
+    rtol=None,
+    atol=None,
     **field_options,
 ) -> Trajectory:
     r"""Evolve n tokens on :math:`S^{d-1}` under self-attention, optionally with noise.
@@ -179,12 +184,16 @@ def solve_particles(
     t_eval : array_like, shape (T,)
         Non-decreasing output times; the first is the initial time.
     dt : float, optional
-        RK4 step (``None``: :func:`auto_dt`). Ignored by ``"dop853"``.
-    method : {"rk4", "dop853", "em"}
-        Fixed-step RK4 with projection, SciPy's adaptive DOP853 (tight tolerances), or
-        projected Euler (order 1). With ``diffusion > 0``: "em" is Euler–Maruyama and "rk4" the
-        Lie splitting of an RK4 drift step and the noise step (scheme "rk4-em"); "dop853" is
-        refused.
+        Fixed step of "rk4"/"em" (``None``: :func:`auto_dt`); first step of the adaptive
+        schemes (``None``: chosen from the field); ignored by ``"dop853"``.
+    method : {"auto", "dopri5", "bs3", "rk4", "dop853", "em"}
+        "auto": "dopri5" without ``dt`` and noise, else "rk4". "dopri5"/"bs3": adaptive
+        Dormand–Prince 5(4) / Bogacki–Shampine 3(2) with projection and dense output
+        (:class:`meanfield.schemes.EmbeddedRK`), each system of a batch on its own steps.
+        "rk4": fixed-step RK4 with projection; "dop853": SciPy's DOP853 at tight tolerances
+        (the reference); "em": projected Euler (order 1). With ``diffusion > 0``: "em" is
+        Euler–Maruyama and "rk4" the Lie splitting of an RK4 drift step and the noise step
+        (scheme "rk4-em"); "dop853" and the adaptive schemes are refused.
     field : {"auto", "direct", "spectral"}
         Field evaluator (:data:`meanfield.field.EVALUATORS`).
     progress : bool
@@ -193,6 +202,11 @@ def solve_particles(
         Noise strength :math:`D \ge 0`.
     rng : int, numpy.random.Generator or None
         Source of the noise (a seed makes the run reproducible; None draws fresh entropy).
+    rtol, atol : float, optional
+        Tolerances of the adaptive schemes (defaults ``1e-3``, ``1e-6``, SciPy's: on the
+        phase-diagram workload positions to a few 1e-2 and the clustered-pair fraction to
+        ~1e-3 over t = 30, see benchmarks/phase_diagram_speed.py; ``rtol=1e-6, atol=1e-8``
+        for quantitative trajectories); an error with any other method.
     **field_options
         Passed to the evaluator.
 
@@ -207,23 +221,41 @@ def solve_particles(
     choose(field, "field", EVALUATORS)
     x0 = as_points(x0, "x0", d=model.dim, batched=True)
     t = as_times(t_eval)
+    diffusion = as_scalar(diffusion, "diffusion", min_value=0.0)
+    if method == "auto":
+        method = "dopri5" if dt is None and diffusion == 0 else "rk4"
+    adaptive = method in ADAPTIVE_METHODS
+    if not adaptive and (rtol is not None or atol is not None):
+        raise ValueError(
+            f"rtol and atol are tolerances of the adaptive methods {ADAPTIVE_METHODS}; "
+            f"method {method!r} does not take them"
+        )
     if dt is None:
-        step = auto_dt(model, x0.shape[-1])
+        step = None if adaptive else auto_dt(model, x0.shape[-1])
     else:
         step = as_scalar(dt, "dt", min_value=0, strict=True)
-    diffusion = as_scalar(diffusion, "diffusion", min_value=0.0)
     noise = None
     if diffusion > 0:
-        if method == "dop853":
+        if method == "dop853" or adaptive:
             raise ValueError(
-                "method 'dop853' is a deterministic integrator; with diffusion > 0 use "
+                f"method {method!r} is a deterministic integrator; with diffusion > 0 use "
                 "method='em' (Euler–Maruyama) or 'rk4' (RK4 drift split with the noise step)"
             )
         method = "rk4-em" if method == "rk4" else method
         noise = brownian_increment(diffusion, as_rng(rng))
+    scheme = SCHEMES[method]
+    if adaptive:
+        scheme = scheme.with_tolerances(rtol, atol)
     f = token_rhs(model, field, **field_options)
-    problem = Problem(rhs=lambda _t, x: (f(x), 0.0), y0=x0, dt=step, project=normalize, noise=noise)
-    xs, stats = _run(SCHEMES[method], problem, t, progress, "tokens")
+    problem = Problem(
+        rhs=lambda _t, x: (f(x), 0.0),
+        y0=x0,
+        dt=step,
+        project=normalize,
+        noise=noise,
+        independent=x0.ndim == 3,
+    )
+    xs, stats = _run(scheme, problem, t, progress, "tokens")
     return Trajectory(t=t, x=xs, method=method, stats=stats)
 
 

@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from meanfield.schemes import SCHEMES, Problem, ShuOsher, Stats, StepFailure, cfl_step
+from meanfield.schemes import (
+    SCHEMES,
+    EmbeddedRK,
+    Problem,
+    ShuOsher,
+    Stats,
+    StepFailure,
+    cfl_step,
+)
 
 
 def nonautonomous(t, y):
@@ -18,6 +26,19 @@ def test_every_scheme_has_its_order(name):
     if name == "dop853":  # adaptive reference: its error is at its tolerance
         ys, stats = scheme.integrate(Problem(nonautonomous, np.ones(1)), np.array([0.0, 2.0]))
         assert abs(ys[-1][0] - exact) < 1e-10 and stats.nfev > 0
+        return
+    if isinstance(scheme, EmbeddedRK):  # one step of y' = Jy: local error h^(p+1), estimate
+        errs, ests = [], []  # h^(q+1)
+        problem = Problem(lambda _t, y: (np.array([y[1], -y[0]]), 0.0), np.array([1.0, 0.0]))
+        for h in (0.4, 0.2, 0.1):
+            y1, est, _ = scheme.step(problem, 0.0, problem.y0, h, np.array([0.0, -1.0]))
+            errs.append(np.abs(y1 - [np.cos(h), -np.sin(h)]).max())
+            ests.append(np.abs(est).max())
+        rate = np.polyfit(np.log([4, 2, 1]), np.log(errs), 1)[0]
+        rate_est = np.polyfit(np.log([4, 2, 1]), np.log(ests), 1)[0]
+        print(f"{name}: local orders {rate:.3f} (solution), {rate_est:.3f} (error estimate)")
+        assert abs(rate - (scheme.order + 1)) < 0.15, (errs, rate)
+        assert abs(rate_est - (scheme.error_order + 1)) < 0.15, (ests, rate_est)
         return
     errs = []
     for dt in (0.1, 0.05, 0.025):
@@ -43,6 +64,8 @@ def test_one_stats_record_for_every_scheme(name):
     assert stats.nfev > 0 and stats.wall >= 0 and stats.cpu >= 0
     if name == "imex":  # steps are output intervals / 2^k: 0.5 / 8
         assert stats.steps == 16 and stats.dt_max == pytest.approx(0.0625)
+    elif isinstance(SCHEMES[name], EmbeddedRK):  # dt is the first step only
+        assert stats.dt_min == pytest.approx(0.1) and stats.steps >= 2
     elif name != "dop853":
         assert stats.steps == 10 and stats.dt_max == pytest.approx(0.1)
 
@@ -177,3 +200,99 @@ def test_sdirk2_is_second_order_and_l_stable():
     # L-stability: a very stiff mode is damped in one step
     y = sdirk2(lambda r, tau: r / (1 + tau * 1e8), np.ones(1), 1.0)
     assert abs(y[0]) < 1e-7
+
+
+# --------------------------------------------------------------------------- adaptive pairs
+
+
+def _rotation_problem(**kw):
+    """y' = J y on R^2 (rotation): y = (cos t, -sin t) from (1, 0)."""
+    return Problem(lambda _t, y: (np.stack([y[..., 1], -y[..., 0]], axis=-1), 0.0), **kw)
+
+
+@pytest.mark.parametrize("name", ["dopri5", "bs3"])
+def test_adaptive_error_follows_the_tolerance(name):
+    t = np.linspace(0.0, 10.0, 11)
+    exact = np.stack([np.cos(t), -np.sin(t)], axis=1)
+    errs = []
+    for rtol in (1e-4, 1e-6, 1e-8):
+        scheme = SCHEMES[name].with_tolerances(rtol, rtol * 1e-2)
+        ys, stats = scheme.integrate(_rotation_problem(y0=np.array([1.0, 0.0])), t)
+        errs.append(np.abs(ys - exact).max())
+        assert stats.steps > 0 and stats.dt_max > stats.dt_min > 0
+    # global error within two orders of the tolerance, shrinking with it
+    assert all(e < 100 * r for e, r in zip(errs, (1e-4, 1e-6, 1e-8), strict=True))
+    assert errs[0] > errs[1] > errs[2]
+
+
+@pytest.mark.parametrize("name", ["dopri5", "bs3"])
+def test_dense_output_many_outputs_do_not_shorten_steps(name):
+    """200 output times: the same steps as 2, and each output at the pair's accuracy."""
+    scheme = SCHEMES[name].with_tolerances(1e-7, 1e-9)
+    few, s_few = scheme.integrate(_rotation_problem(y0=np.array([1.0, 0.0])), np.array([0, 10.0]))
+    t = np.linspace(0.0, 10.0, 200)
+    many, s_many = scheme.integrate(_rotation_problem(y0=np.array([1.0, 0.0])), t)
+    assert s_many.steps == s_few.steps and s_many.nfev == s_few.nfev
+    np.testing.assert_array_equal(many[-1], few[-1])
+    exact = np.stack([np.cos(t), -np.sin(t)], axis=1)
+    assert np.abs(many - exact).max() < 1e-5
+    if name == "dopri5":
+        assert s_many.steps < 100  # far fewer steps than outputs
+
+
+def test_batched_systems_take_their_own_steps():
+    """independent=True: each system of a batch gives exactly its solo result (own steps);
+    a fast and a slow system of one batch no longer share the fast one's steps."""
+    rates = np.array([0.1, 1.0, 30.0])
+
+    # encode the system index in a constant component (its rate is 0 there: y[:, 0, 1] fixed)
+    def f(_t, y):
+        idx = y[:, 0, 1].astype(int)
+        out = -rates[idx][:, None, None] * y
+        out[:, 0, 1] = 0.0
+        return out, 0.0
+
+    y0 = np.ones((3, 2, 2))
+    y0[:, 0, 1] = [0, 1, 2]
+    t = np.linspace(0.0, 2.0, 5)
+    scheme = SCHEMES["dopri5"].with_tolerances(1e-6, 1e-9)
+    batch, st = scheme.integrate(Problem(f, y0, independent=True), t)
+    for b in range(3):
+        solo, _ = scheme.integrate(Problem(f, y0[b : b + 1], independent=True), t)
+        np.testing.assert_array_equal(batch[:, b], solo[:, 0])
+    exact = np.exp(-np.outer(t, rates))
+    assert np.abs(batch[:, :, 1, 1] - exact).max() < 1e-5
+    shared, st_shared = scheme.integrate(Problem(f, y0), t)
+    assert np.abs(shared[:, :, 1, 1] - exact).max() < 1e-5
+    assert st.steps < 3 * st_shared.steps  # system-steps: the slow ones take few
+
+
+def test_projection_keeps_outputs_on_the_sphere():
+    """A tangent field (rotation about the z axis) evaluated at y/|y| like the token field (the
+    first-same-as-last stage is then exact): stages leave the sphere, outputs do not."""
+
+    def f(_t, y):
+        u = y / np.linalg.norm(y, axis=-1, keepdims=True)
+        return np.stack([-u[..., 1], u[..., 0], np.zeros(u.shape[:-1])], -1), 0.0
+
+    y0 = np.array([[0.6, 0.0, 0.8]])
+    t = np.linspace(0, 5, 17)
+    ys, _ = (
+        SCHEMES["dopri5"]
+        .with_tolerances(1e-8, 1e-10)
+        .integrate(
+            Problem(f, y0, project=lambda y: y / np.linalg.norm(y, axis=-1, keepdims=True)), t
+        )
+    )
+    np.testing.assert_allclose(np.linalg.norm(ys, axis=-1), 1.0, atol=1e-14)
+    exact = np.stack([0.6 * np.cos(t), 0.6 * np.sin(t), 0.8 * np.ones_like(t)], -1)
+    assert np.abs(ys[:, 0] - exact).max() < 1e-6
+
+
+def test_adaptive_bad_tolerances_and_non_finite_field():
+    with pytest.raises(ValueError, match="rtol and atol must be positive"):
+        SCHEMES["dopri5"].with_tolerances(0.0, 1e-6)
+    with pytest.raises(StepFailure, match="step size underflow"):
+        SCHEMES["bs3"].integrate(
+            Problem(lambda _t, y: (y * np.nan, 0.0), np.ones(2)), np.array([0.0, 1.0])
+        )

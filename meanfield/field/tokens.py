@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .direct import FIXED_SHIFT_MAX
 from .kernels import normalize, tangent, unshift
 from .registry import EVALUATORS, cheapest, options_for
 
@@ -71,20 +72,30 @@ def batched_self_field(model, x) -> np.ndarray:
         Before the tangent projection (see :func:`meanfield.velocity.tangent`).
     """
     B, n, d = x.shape
-    z = x @ model.interaction(d).T
-    vy = x @ (model.value(d).T / n)
+    z = x * model.beta if model.Q is None and model.K is None else x @ model.interaction(d).T
+    # one product gives numerator (first d columns) and denominator (last column)
+    rhs = np.empty((B, n, d + 1))
+    rhs[..., :d] = x if model.V is None else x @ model.value(d).T
+    rhs[..., d] = 1.0
+    # a priori bound |z_i| max_j |x_j| on each row's logits: below FIXED_SHIFT_MAX it is the
+    # shift itself (e^{-2 bound} stays a normal float), which saves the running maximum
+    bound = np.sqrt(np.einsum("bnd,bnd->bn", z, z)) * np.sqrt(
+        np.einsum("bnd,bnd->bn", x, x).max(axis=1, keepdims=True)
+    )
+    fixed = bool(bound.max() <= FIXED_SHIFT_MAX)
     group = max(1, BATCH_TILE // (n * n))
     out = np.empty_like(x)
     for s in range(0, B, group):
-        logits = z[s : s + group] @ x[s : s + group].transpose(0, 2, 1)
-        shift = logits.max(axis=2, keepdims=True)
+        g = slice(s, s + group)
+        logits = z[g] @ x[g].transpose(0, 2, 1)
+        shift = bound[g, :, None] if fixed else logits.max(axis=2, keepdims=True)
         logits -= shift
         np.exp(logits, out=logits)
-        num = logits @ vy[s : s + group]
+        acc = logits @ rhs[g]
         if model.normalized:
-            out[s : s + group] = num / (logits.sum(axis=2, keepdims=True) / n)
+            out[g] = acc[..., :d] / acc[..., d:]
         else:
-            b = num.shape[0]
-            flat = unshift(num.reshape(b * n, d), shift.reshape(b * n))
-            out[s : s + group] = flat.reshape(b, n, d)
+            b = acc.shape[0]
+            flat = unshift(acc[..., :d].reshape(b * n, d) / n, shift.reshape(b * n))
+            out[g] = flat.reshape(b, n, d)
     return out
