@@ -348,10 +348,11 @@ def _sphere_mesh(ax, lon, lat, values, norm, cmap):
     return mesh
 
 
-def _sphere_tokens(ax, tokens):
+def _sphere_tokens(ax, tokens, scale=1.0):
+    """Tokens as dots; ``scale`` shrinks them with the panel (area ~ width^2)."""
     if tokens is not None:
         lon, lat = lonlat(tokens)
-        ax.scatter(lon, lat, **TOKEN_STYLE)
+        ax.scatter(lon, lat, **{**TOKEN_STYLE, "s": TOKEN_STYLE["s"] * scale**2})
 
 
 def _colorbar(fig, mesh, ax, below=False):
@@ -382,6 +383,7 @@ def style_colorbar(bar):
     bar.ax.tick_params(labelsize=8, width=0.6)
     bar.outline.set_linewidth(0.5)
     bar.solids.set_rasterized(False)  # 256 vector bands: the map is the only raster
+    bar.solids.set_edgecolor("face")  # no hairline seams between the bands in PDF viewers
     return bar
 
 
@@ -456,7 +458,7 @@ def density_maps(
     tokens : Trajectory, or list of (n, d) arrays, optional
         Tokens at the same times (a Trajectory is read at its frame nearest each time).
     ncols : int, optional
-        Panels per row (default: all in one row up to 4, else 3).
+        Panels per row (default: as many as fit at 2.2 in each, at most 4).
     projection, norm, vmin, vmax, cmap, samples, smooth, max_tokens
         As in :func:`density_map`; the limits are computed over all panels when not given.
     width : float
@@ -471,9 +473,9 @@ def density_maps(
     d = _dim(rhos[0])
     grids = [sample(r, samples, smooth) for r in rhos]
     kind, (lo, hi) = _limits_of(norm, [g[-1] for g in grids], vmin, vmax)
-    ncols = (
-        (len(ts) if len(ts) <= 4 else 3) if ncols is None else as_int(ncols, "ncols", min_value=1)
-    )
+    if ncols is None:  # panels at least 2.2 in wide, at most 4 in a row
+        ncols = max(1, min(len(ts), 4, int(width // 2.2)))
+    ncols = as_int(ncols, "ncols", min_value=1)
     nrows = -(-len(ts) // ncols)
     panel = width / ncols
     with print_style():
@@ -488,7 +490,9 @@ def density_maps(
                 _circle_curve(ax, g[0], g[1], x, kind, lo, hi)
             else:
                 mesh = _sphere_mesh(ax, g[0], g[1], g[2], make_norm(norm, lo, hi), cmap)
-                _sphere_tokens(ax, x)
+                _sphere_tokens(ax, x, scale=min(1.0, panel / COLUMN))
+                if ax.get_subplotspec().colspan.start:
+                    ax.set_yticklabels([])  # latitudes on the first column only
             ax.set_title(f"$t = {s:g}$")
             finish(ax)
         if mesh is not None:

@@ -275,8 +275,9 @@ def cosine_histograms(
             if j == 0:
                 ax.set_ylabel("probability density")
             finish(ax)
-        if traj is not None and density is not None:
-            axes[0].legend(loc="upper left")
+        if traj is not None and density is not None:  # below the panels, clear of the data
+            fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
+                       ncols=2)  # fmt: skip
     return fig
 
 
