@@ -559,7 +559,8 @@ def solve_density(
 
     diffusion : float
         Noise strength :math:`D \ge 0`. Eulerian: a symmetric interior-penalty DG Laplacian
-        (:class:`meanfield.eulerian.diffusion.SIPGLaplacian`) taken implicitly in the Strang
+        (:class:`meanfield.eulerian.diffusion.SIPGLaplacian`; on a zonal mesh its weighted form
+        :class:`~meanfield.eulerian.diffusion.ZonalLaplacian`) taken implicitly in the Strang
         IMEX scheme ``method="imex"`` (SSP-RK3 transport, L-stable SDIRK2 diffusion, second
         order; the default whenever D > 0). A scheme without diffusion refuses D > 0.
 

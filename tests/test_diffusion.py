@@ -141,10 +141,3 @@ def test_lagrangian_scheme_refuses_diffusion():
     # zero noise is the noiseless Lagrangian solver
     sol = mf.solve_density(mf.Attention(1.0), rho0, [0.0, 0.1], scheme="lagrangian", diffusion=0.0)
     assert sol.scheme == "lagrangian"
-
-
-def test_zonal_mesh_refuses_diffusion():
-    space = mf.DG(mf.SphereMesh.zonal(5, 16), 1)
-    rho0 = space.interpolate(lambda x: 1.0 + 0 * x[:, 0])
-    with pytest.raises(ValueError, match="zonal mesh is not implemented"):
-        mf.solve_density(mf.Attention(1.0), rho0, [0.0, 0.1], diffusion=0.1)

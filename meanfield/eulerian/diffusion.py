@@ -1,4 +1,5 @@
-r"""Symmetric interior-penalty DG Laplacian on the curved meshes of :math:`S^1` and :math:`S^2`.
+r"""Symmetric interior-penalty DG Laplacian on the curved meshes of :math:`S^1` and :math:`S^2`,
+and its weighted form on the zonal mesh of :math:`S^{d-1}` (:class:`ZonalLaplacian`).
 
 For the DG space of :class:`~meanfield.eulerian.dg.DG` (degree p on curved cells K) the
 Laplace–Beltrami operator is discretised by the symmetric interior-penalty (SIPG) form
@@ -38,7 +39,7 @@ from scipy.sparse.linalg import splu
 from ..sphere.geometry import curved_map, surface_gradients
 from ..sphere.quadrature import facet_reference_points
 
-__all__ = ["PENALTY", "SIPGLaplacian", "laplacian"]
+__all__ = ["PENALTY", "SIPGLaplacian", "ZonalLaplacian", "laplacian"]
 
 #: Safety factor :math:`\eta` of the interior penalty over the trace-inverse bound.
 PENALTY = 2.0
@@ -71,11 +72,9 @@ class SIPGLaplacian:
         if not isinstance(space, DG):
             raise ValueError(f"space must be a meanfield.DG, got {type(space).__name__}")
         if space.mesh.kind == "zonal":
-            # the unknown there is the line density g = w_d rho of the polar angle: its
-            # Laplacian is D d/dtheta(w_d d/dtheta(g / w_d)), a weighted form not built here
             raise ValueError(
-                "diffusion on the zonal mesh is not implemented (only circle and sphere "
-                f"meshes); got a zonal mesh of S^{space.mesh.d - 1}"
+                "SIPGLaplacian is for circle and sphere meshes; on a zonal mesh use "
+                "ZonalLaplacian (or laplacian(space), which chooses)"
             )
         self.space = space
         self.penalty = float(penalty)
@@ -217,13 +216,171 @@ def _volume_matrix(space) -> sp.csr_matrix:
 _LAPLACIANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def laplacian(space) -> SIPGLaplacian:
-    """The :class:`SIPGLaplacian` of a DG space, assembled once per space and reused.
+def laplacian(space) -> SIPGLaplacian | ZonalLaplacian:
+    """The Laplacian of a DG space (:class:`ZonalLaplacian` on a zonal mesh, else
+    :class:`SIPGLaplacian`), assembled once per space and reused.
 
     Repeated solves on one space (a stationarity loop, a noise sweep) share the matrix and its
     cached factorisations.
     """
     lap = _LAPLACIANS.get(space)
     if lap is None:
-        lap = _LAPLACIANS[space] = SIPGLaplacian(space)
+        kind = ZonalLaplacian if space.mesh.kind == "zonal" else SIPGLaplacian
+        lap = _LAPLACIANS[space] = kind(space)
     return lap
+
+
+class ZonalLaplacian(SIPGLaplacian):
+    r"""Weighted interior-penalty Laplacian on the zonal mesh, in the mesh's unknown g.
+
+    On the zonal mesh of :math:`S^{d-1}` the DG unknown is the line density
+    :math:`g = w\,\rho` of the polar angle, :math:`w = c_d\sin^{d-2}\theta`
+    (:mod:`meanfield.sphere.zonal`), and :math:`\partial_t\rho = D\Delta_S\rho =
+    D\,w^{-1}\partial_\theta(w\,\partial_\theta\rho)` reads
+
+    .. math::
+        \partial_t g = D\,\partial_\theta J(g), \qquad
+        J(g) = w\,\partial_\theta(g/w) = \partial_\theta g - V' g, \qquad
+        V' = (\log w)' = (d-2)\cot\theta .
+
+    The weighted SIPG form of :math:`-\int v\,\partial_\theta(w\,\partial_\theta u)` with
+    trial :math:`u = g/w` and polynomial test v, written in g (at a facet
+    :math:`w_F[u] = [g]` and :math:`w\,u' = J(g)`, so the weight enters only through its
+    logarithmic derivative and no :math:`\sin^{d-2}` is ever formed: finite for d = 1024), is
+
+    .. math::
+        a(g, v) = \sum_K\int_K J(g)\,v'\,d\theta
+            - \sum_F \left(\hat J_F\,[v] + \{v'\}[g]\right) + \sum_F \sigma_F [g][v],
+        \qquad \hat J_F = \{g'\} - V'(\theta_F)\,g^{\uparrow},
+
+    over the interior facets only: the flux vanishes at the poles (:math:`w = 0` there, the
+    pole facets carry no flux). The drift part of the flux takes the upwind value
+    :math:`g^{\uparrow}` for the velocity :math:`D V'` (towards the equator) instead of the
+    mean: the same form for small d, and stable where the cell Péclet number
+    :math:`(d-2)\cot\theta\,\Delta\theta` is large (d = 1024). A is not symmetric; its columns
+    sum against constants to zero (:math:`a(g, 1) = 0`, the facet flux is single valued), so
+    :math:`(M + \tau A)y = Mc` keeps the mass :math:`\int g\,d\theta` to round-off. The
+    discrete kernel approximates :math:`g \propto w` (uniform :math:`\rho`). The penalty is
+    :math:`\sigma_F = \eta(p+1)^2\max(1/\Delta\theta_L, 1/\Delta\theta_R)`; for p = 0 the
+    two-point flux :math:`1/\delta_F` (:math:`\delta_F` the distance of the cell centres).
+    Volume integrals use Gauss–Legendre with p + 4 points per cell (V' is not polynomial;
+    its pole singularity :math:`\sim (d-2)/\theta` is integrable against the polynomial
+    g, whose exact counterpart vanishes like :math:`\theta^{d-2}`).
+
+    Parameters
+    ----------
+    space : DG
+        A DG space (degree 0, 1, 2) on a zonal mesh.
+    penalty : float
+        Safety factor :math:`\eta`.
+    """
+
+    def __init__(self, space, penalty: float = PENALTY):
+        from .dg import DG
+
+        if not isinstance(space, DG) or space.mesh.kind != "zonal":
+            raise ValueError(
+                "space must be a meanfield.DG on a zonal mesh, got "
+                f"{getattr(getattr(space, 'mesh', None), 'kind', type(space).__name__)!r}"
+            )
+        self.space = space
+        self.penalty = float(penalty)
+        self._nb = space.n_basis
+        self.mass = _block_diagonal(np.linalg.inv(space.mass_inverse))
+        self.matrix = (self._zonal_volume() + self._zonal_facets()).tocsr()
+        self._mass_row = np.asarray(self.mass.sum(axis=0)).ravel()
+        self._unit_mass = float(self._mass_row.sum())
+        self._cache = OrderedDict()
+
+    def solve(self, tau: float, c: np.ndarray) -> np.ndarray:
+        r"""As :meth:`SIPGLaplacian.solve`, then non-negative cell means, mass kept.
+
+        The form is not monotone for p >= 1: where the mesh under-resolves
+        :math:`g \sim \theta^{d-2}` near a pole (coarse polar cells at large d) the step can
+        leave cell means of order :math:`10^{-12}` of the total mass below zero (measured at
+        d = 32 on :func:`~meanfield.studies.zonal.growth_breakpoints`; an exact solve of the
+        same system gives the same values, so it is the discretisation, not the LU). Such
+        cells are set to zero and the other cells scaled by the factor that restores the mass:
+        a relative change of that order, and the limiter then sees admissible means.
+        """
+        y = super().solve(tau, c)
+        if tau == 0.0:
+            return y
+        space = self.space
+        means = np.sum(space.mean_rows * y, axis=1)
+        negative = means < 0
+        if negative.any():
+            total = float(self._mass_row @ y.ravel())
+            y[negative] = 0.0
+            kept = float(self._mass_row @ y.ravel())
+            if kept > 0 and total > 0:
+                y *= total / kept
+        return y
+
+    def _drift(self, theta: np.ndarray) -> np.ndarray:
+        """:math:`V'(\\theta) = (d-2)\\cot\\theta` (0 for d = 2)."""
+        return (self.space.mesh.d - 2) / np.tan(theta)
+
+    def _zonal_volume(self) -> sp.csr_matrix:
+        from numpy.polynomial.legendre import leggauss
+
+        s = self.space
+        mesh = s.mesh
+        t, w = leggauss(s.degree + 4)
+        xi = 0.5 * (t + 1.0)
+        tab = s.tabulate(xi[:, None], 1)
+        phi, dphi = tab[0], tab[1]  # (nq, nb); d/dxi
+        h = mesh.areas[:, None, None]
+        theta = mesh.cell_angles(xi[:, None])  # (n, nq)
+        weights = 0.5 * w[None, :] * mesh.areas[:, None]  # dtheta
+        drift = self._drift(theta)
+        # test v' = dphi_i / h, trial J = dphi_j / h - V' phi_j
+        stiff = np.einsum("q,qi,qj->ij", 0.5 * w, dphi, dphi)[None] / h
+        transport = np.einsum("kq,kq,qi,qj->kij", weights, drift, dphi, phi) / h
+        return _block_diagonal(stiff - transport)
+
+    def _zonal_facets(self) -> sp.coo_matrix:
+        s = self.space
+        mesh = s.mesh
+        nb, p = self._nb, s.degree
+        n = mesh.n_cells
+        left, right = np.arange(n - 1), np.arange(1, n)  # interior facet k + 1
+        theta_f = mesh.breakpoints[1:-1]
+        tab1 = s.tabulate(np.array([[1.0]]), 1)
+        tab0 = s.tabulate(np.array([[0.0]]), 1)
+        # traces (values, theta-derivatives) of the left cell at xi = 1, the right at xi = 0
+        val = (np.broadcast_to(tab1[0, 0], (n - 1, nb)), np.broadcast_to(tab0[0, 0], (n - 1, nb)))
+        der = (
+            tab1[1, 0][None] / mesh.areas[left, None],
+            tab0[1, 0][None] / mesh.areas[right, None],
+        )
+        hl, hr = mesh.areas[left], mesh.areas[right]
+        if p == 0:
+            sigma = 2.0 / (hl + hr)
+        else:
+            sigma = self.penalty * (p + 1) ** 2 * np.maximum(1.0 / hl, 1.0 / hr)
+        drift = self._drift(theta_f)
+        up = (drift > 0).astype(float)  # weight of the left trace in the upwind value
+        upwind = (up, 1.0 - up)
+        sign = (1.0, -1.0)
+        cells = (left, right)
+        rows, cols, vals = [], [], []
+        for a in range(2):  # test side
+            for b in range(2):  # trial side
+                sa, sb = sign[a], sign[b]
+                blk = (
+                    -sa * np.einsum("f,fi,fj->fij", 0.5 * np.ones(n - 1), val[a], der[b])
+                    + sa * np.einsum("f,fi,fj->fij", drift * upwind[b], val[a], val[b])
+                    - sb * np.einsum("f,fi,fj->fij", 0.5 * np.ones(n - 1), der[a], val[b])
+                    + sa * sb * np.einsum("f,fi,fj->fij", sigma, val[a], val[b])
+                )
+                r = cells[a][:, None] * nb + np.arange(nb)
+                c = cells[b][:, None] * nb + np.arange(nb)
+                rows.append(np.broadcast_to(r[:, :, None], blk.shape).ravel())
+                cols.append(np.broadcast_to(c[:, None, :], blk.shape).ravel())
+                vals.append(blk.ravel())
+        size = s.n_dofs
+        return sp.coo_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(size, size),
+        )
