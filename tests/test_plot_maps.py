@@ -182,3 +182,14 @@ def test_save_formats(tmp_path):
         style.save(ax.figure, tmp_path / "a.jpg")
     with pytest.raises(ValueError, match="width"):
         style.figure(width=0)
+
+
+def test_flow_map_density_is_mapped_from_its_own_values():
+    rho0 = mf.DG(mf.SphereMesh.icosphere(1), 1).interpolate(lambda x: 1.0 + 0.5 * x[:, 2])
+    sol = mf.solve_density(mf.Attention(1.0), rho0, [0.0, 0.2], scheme="lagrangian")
+    moved = sol.densities[-1]
+    pts = maps.from_lonlat(np.radians([10.0, -70.0]), np.radians([40.0, -20.0]))
+    np.testing.assert_allclose(
+        maps.display_density(moved, pts), maps.relative_density(moved, pts), rtol=1e-12
+    )
+    assert maps.density_map(moved, samples=30).collections[0].norm.vmax > 1.0

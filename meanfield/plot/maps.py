@@ -92,7 +92,7 @@ def display_density(rho, points, smooth: float = SMOOTH) -> np.ndarray:
     It is exact for a constant density and keeps every feature wider than a cell, while the
     jumps between DG cells (and a linear piece dipping to 0 at a corner, dark on a log scale)
     are blurred away: no cell shows as a facet. A cluster narrower than a cell is drawn about
-    a cell wide. ``smooth = 0`` (or a density without a DG space) gives the raw values.
+    a cell wide. ``smooth = 0``, or a flow-map (Lagrangian) density, gives the raw values.
 
     Parameters
     ----------
@@ -112,10 +112,12 @@ def display_density(rho, points, smooth: float = SMOOTH) -> np.ndarray:
     smooth = float(smooth)
     if not smooth >= 0:
         raise ValueError(f"smooth must be a non-negative number of cells, got {smooth}")
-    space = getattr(rho, "space", None)
-    h = getattr(getattr(space, "mesh", None), "resolution", None)
-    if smooth == 0 or h is None or not hasattr(space, "quadrature"):
+    from ..eulerian.dg import Density
+
+    if smooth == 0 or not isinstance(rho, Density):  # flow-map densities: their own values
         return relative_density(rho, points)
+    space = rho.space
+    h = space.mesh.resolution
     points = as_points(points, "points", d=_dim(rho))
     xq = np.asarray(space.quadrature_points, float).reshape(-1, points.shape[1])
     area = np.asarray(space.quadrature.weights, float).ravel()
