@@ -91,17 +91,21 @@ def test_zonal_heat_at_d3_agrees_with_the_sphere_solver():
     assert dist[2] < 0.05 * moved
 
 
-@pytest.mark.parametrize("d", [3, 8, 32])
+@pytest.mark.parametrize("d", [3, 8, 32, 1024])
 @pytest.mark.parametrize("normalized", [True, False])
 def test_noisy_growth_rates_match_theory_on_both_sides_of_the_critical_noise(d, normalized):
+    """Gegenbauer modes l = 1, 2 of the uniform density at beta = 4, D = 0.5 and 1.5 D_c:
+    the l = 1 mode grows below D_c and decays above it (measured errors <= 5e-4)."""
     beta = 4.0
     dc = critical_diffusion(beta, d, normalized)
     for fraction in (0.5, 1.5):
-        r = measure_zonal_growth(d, beta, 1, normalized, diffusion=fraction * dc)
-        print(f"d={d} {r['model']} D={fraction}Dc: measured {r['measured']:.6g} theory "
-              f"{r['theory']:.6g} rel {r['rel_error']:.2e}")  # fmt: skip
-        assert np.sign(r["theory"]) == (1 if fraction < 1 else -1)
-        assert abs(r["rel_error"]) < 0.01
+        for ell in (1, 2) if d < 1024 else (1,):
+            r = measure_zonal_growth(d, beta, ell, normalized, diffusion=fraction * dc)
+            print(f"d={d} {r['model']} l={ell} D={fraction}Dc: measured {r['measured']:.6g} "
+                  f"theory {r['theory']:.6g} rel {r['rel_error']:.2e}")  # fmt: skip
+            if ell == 1:
+                assert np.sign(r["theory"]) == (1 if fraction < 1 else -1)
+            assert r["resolvable"] and abs(r["rel_error"]) < 0.01
 
 
 def test_noisy_collapse_in_d_1024_is_finite_with_mass_kept():
@@ -125,4 +129,4 @@ def test_heat_on_d_1024_relaxes_towards_uniform():
     assert np.all(np.isfinite(sol[-1].coefficients)) and sol[-1].cell_means().min() >= 0.0
     assert abs(sol.mass[-1] - sol.mass[0]) < 1e-12
     s0, s1 = (r.integrate(lambda x: x[:, -1]) for r in sol.densities)
-    assert s1 / s0 == pytest.approx(np.exp(-(d - 1) * D * T), rel=2e-2)
+    assert s1 / s0 == pytest.approx(np.exp(-(d - 1) * D * T), rel=1e-6)  # measured 2e-8
