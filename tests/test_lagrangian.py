@@ -162,3 +162,8 @@ def test_default_step_and_result_types():
     assert all(isinstance(r, FlowMapDensity) for r in sol.densities)
     assert sol.method == "rk4" and sol.stats.steps == 10 and sol.stats.nfev == 40
     assert sol.densities[1].time == 0.5
+    # with a progress bar and the DOP853 reference: the same flow to its tolerance
+    ref = mf.solve_density(mf.Attention(1.0), rho0, [0, 0.5], scheme="lagrangian",
+                           method="dop853", progress=True)  # fmt: skip
+    x_rk4 = sol.densities[1].quadrature_measure()[0]
+    assert np.abs(ref.densities[1].quadrature_measure()[0] - x_rk4).max() < 1e-8
