@@ -31,6 +31,23 @@ def test_mode_selection(tmp_path):
     assert (tmp_path / "mode_selection.png").stat().st_size > 10_000
 
 
+def test_high_dimension(tmp_path):
+    import high_dimension
+
+    res = high_dimension.main(small=True, out=tmp_path)
+    # Gegenbauer modes at the theory's rates (d = 3, 8, 128; l = 1, 2): measured 5e-6
+    assert res["growth_worst_error"] < 1e-4
+    # a cap at mean polar angle 0.55 collapses toward the pole by t = 2 at beta = 9 (PDE
+    # 0.099, 0.091, 0.086 for d = 3, 8, 128), tokens in R^d beside it
+    for d in (3, 8, 128):
+        assert res["final_angle_pde"][d] < 0.12
+        assert abs(res["final_angle_tokens"][d] - res["final_angle_pde"][d]) < 0.03
+        assert res["final_w1"][d] < 0.01
+    assert res["mass_drift"] < 1e-12 and res["min_density"] >= 0.0
+    for name in ("growth.png", "collapse.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+
+
 def test_first_plateau_skips_transients():
     from mode_selection import first_plateau
 
@@ -40,7 +57,7 @@ def test_first_plateau_skips_transients():
 
 @pytest.mark.parametrize(
     "name",
-    ["clustering", "metastable_staircase", "mode_selection", "noisy_transition",
+    ["clustering", "high_dimension", "metastable_staircase", "mode_selection", "noisy_transition",
      "particle_clustering", "particles_vs_pde", "phase_diagram", "transport_rotation"],
 )  # fmt: skip
 def test_every_example_accepts_small(name):
