@@ -9,12 +9,17 @@
     the same threads (np.exp on 2^23 numbers spread over the same thread pool), d = 3 and 64.
     The ratio exp/direct is the distance to the exp-throughput bound (1 = at the bound).
 
+(c) ducc0 against the NumPy spectral evaluator in CPU seconds: the density solver's field on
+    icosphere(4), (5) with DG p = 1, 2 at beta = 4, 9, and 10^5 / 10^6 tokens on S^2 / S^1 at
+    beta = 9 (issue #14: at least 2x less CPU).
+
 Targets (issue #4): spectral >= 50x direct at n = 20 000 on S^2; one spectral evaluation of
 10^6 tokens on S^1 under 1 s; direct within 1.5x of the exp bound for d = 3.
 
     python benchmarks/velocity.py              # tables (a) and (b), a few minutes
     python benchmarks/velocity.py --quick      # smaller sizes, under a minute
     python benchmarks/velocity.py --long-run   # 10^5 tokens on S^2 to t = 5 (beta = 4), spectral
+    python benchmarks/velocity.py --ducc       # table (c) alone: ducc0 vs spectral, CPU s
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ import time
 import numpy as np
 
 import meanfield as mf
-from meanfield.field import _executor, direct_field
+from meanfield.field import direct_field
+from meanfield.field.ducc import ducc_field
+from meanfield.field.kernels import _executor
 from meanfield.field.spectral import spectral_field, truncation
 
 BETA = 4.0
@@ -98,6 +105,53 @@ def table_a(d: int, sizes, direct_targets: int, spectral_only=()):
         )
 
 
+def cpu_best(fn, repeat: int) -> float:
+    """Least process CPU seconds of ``repeat`` calls (all threads counted; the machine is
+    shared, so CPU time and ratios measured in the same run are what compare)."""
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return min(times)
+
+
+def table_c(repeat: int = 3):
+    """Rows of table (c): ducc0 against the NumPy spectral evaluator, CPU seconds.
+
+    The density solver's call (sources: the quadrature measure of a smooth non-uniform density
+    on a DG(p) space of icosphere(level); targets: its velocity points) and token
+    self-interaction (10^5 on S^2, 10^6 on S^1, beta = 9). Agreement is ducc against spectral
+    (relative max norm).
+    """
+    print(f"\n(c) ducc0 vs NumPy spectral, CPU s (best of {repeat}); load {os.getloadavg()[0]:.1f}")
+    print(f"{'case':<34} {'m':>7} {'n':>7} {'spectral':>9} {'ducc':>8} {'ratio':>6} {'agree':>8}")
+
+    def row(label, model, x, y, w):
+        a = spectral_field(model, x, y, w)
+        b = ducc_field(model, x, y, w)
+        t_s = cpu_best(lambda: spectral_field(model, x, y, w), repeat)
+        t_d = cpu_best(lambda: ducc_field(model, x, y, w), repeat)
+        agree = np.abs(a - b).max() / np.abs(a).max()
+        print(
+            f"{label:<34} {x.shape[0]:>7} {y.shape[0]:>7} {t_s:>9.4f} {t_d:>8.4f} "
+            f"{t_s / t_d:>6.2f} {agree:>8.1e}"
+        )
+
+    for level in (4, 5):
+        mesh = mf.SphereMesh.icosphere(level)
+        for p in (1, 2):
+            space = mf.DG(mesh, p)
+            rho = space.interpolate(lambda x: 1 + 0.5 * x[:, 0] + 0.3 * x[:, 1] * x[:, 2])
+            y, w = rho.quadrature_measure()
+            for beta in (4.0, 9.0):
+                label = f"S^2 DG icosphere({level}) p={p} beta={beta:g}"
+                row(label, mf.Attention(beta), space.velocity_points, y, w)
+    for d, n in ((3, 10**5), (2, 10**6)):
+        x = mf.sample_sphere(n, d, 0)
+        row(f"tokens S^{d - 1} beta=9", mf.Attention(9.0), x, x, np.full(n, 1.0 / n))
+
+
 def table_b(sizes, targets: dict):
     """Rows of table (b): direct pairs/s against np.exp elements/s, same threads."""
     print(f"\n(b) direct evaluator vs np.exp throughput ({os.cpu_count()} threads for both)")
@@ -136,15 +190,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--long-run", action="store_true", help="10^5-token particle run")
+    parser.add_argument("--ducc", action="store_true", help="table (c) only: ducc vs spectral")
     args = parser.parse_args(argv)
     print(f"machine: {cpu_name()}, {os.cpu_count()} logical CPUs; numpy {np.__version__}")
     if args.long_run:
         long_run()
         return
+    if args.ducc:
+        table_c()
+        return
     if args.quick:
         table_a(3, [1000, 5000, 20000], direct_targets=4000)
         table_a(2, [1000, 10000], direct_targets=2000, spectral_only=[10**6])
         table_b([2000, 10000], {3: 2000, 64: 500})
+        table_c(repeat=1)
         return
     table_a(3, [1000, 2000, 5000, 10000, 20000, 50000, 100000], direct_targets=20000)
     table_a(
@@ -154,6 +213,7 @@ def main(argv=None):
         spectral_only=[10**6],
     )
     table_b([2000, 5000, 10000, 20000, 50000], {3: 10000, 64: 2000})
+    table_c()
 
 
 if __name__ == "__main__":
