@@ -161,3 +161,17 @@ def test_public_signatures_use_field():
     assert callable(mf.theory.growth_rate)
     for method in ("evaluate", "integrate", "sample", "cell_means", "quadrature_measure"):
         assert callable(getattr(mf.Density, method))
+
+
+def test_python_m_meanfield_is_the_cli():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "meanfield", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        check=False,
+    )
+    assert out.returncode == 0 and out.stdout.strip().endswith(mf.__version__)
