@@ -288,6 +288,8 @@ class ZonalLaplacian(SIPGLaplacian):
         self._nb = space.n_basis
         self.mass = _block_diagonal(np.linalg.inv(space.mass_inverse))
         self.matrix = (self._zonal_volume() + self._zonal_facets()).tocsr()
+        #: Mass moved by the positivity step of :meth:`solve`, relative, summed over calls.
+        self.clipped = 0.0
         self._mass_row = np.asarray(self.mass.sum(axis=0)).ravel()
         self._unit_mass = float(self._mass_row.sum())
         self._cache = OrderedDict()
@@ -296,12 +298,15 @@ class ZonalLaplacian(SIPGLaplacian):
         r"""As :meth:`SIPGLaplacian.solve`, then non-negative cell means, mass kept.
 
         The form is not monotone for p >= 1: where the mesh under-resolves
-        :math:`g \sim \theta^{d-2}` near a pole (coarse polar cells at large d) the step can
-        leave cell means of order :math:`10^{-12}` of the total mass below zero (measured at
-        d = 32 on :func:`~meanfield.studies.zonal.growth_breakpoints`; an exact solve of the
-        same system gives the same values, so it is the discretisation, not the LU). Such
-        cells are set to zero and the other cells scaled by the factor that restores the mass:
-        a relative change of that order, and the limiter then sees admissible means.
+        :math:`g \sim \theta^{d-2}` near a pole (coarse polar cells at d >= 8) a step can leave
+        slightly negative cell means there (an exact solve of the same system gives the same
+        values, so it is the discretisation, not the LU). Such cells are set to zero and the
+        other cells scaled by the factor that restores the mass; the limiter then sees
+        admissible means. The mass so moved, relative to the total, is added up in
+        :attr:`clipped`. Measured on the Gegenbauer heat problem of the tests (D = 0.2,
+        T = 0.5, 64 solves): none at d = 3 and for p = 2 at d = 8; at d = 8, p = 1: 2.5e-4 with
+        16 cells (where the L2 error is 1.3e-2), 1.9e-5 with 32; at d = 32 and 1024 (cells
+        refined about the equator) 2e-9 or less.
         """
         y = super().solve(tau, c)
         if tau == 0.0:
@@ -311,6 +316,8 @@ class ZonalLaplacian(SIPGLaplacian):
         negative = means < 0
         if negative.any():
             total = float(self._mass_row @ y.ravel())
+            if total > 0:
+                self.clipped += float(-(means[negative] @ space.areas[negative]) / total)
             y[negative] = 0.0
             kept = float(self._mass_row @ y.ravel())
             if kept > 0 and total > 0:
