@@ -441,6 +441,13 @@ def _lagrangian(model, rho0, t, method, field, progress, dt=None, dt_max=None, t
     from .field.moments import MOMENT_EVALUATORS
     from .lagrangian import default_step, solve_lagrangian
 
+    if rho0.space.mesh.kind == "zonal":
+        # its quadrature points stand for rings of S^{d-1}: moving them needs the zonal velocity
+        # in the polar angle and a 1-D Jacobian, which this scheme does not build yet
+        raise ValueError(
+            "scheme 'lagrangian' does not run on a zonal mesh yet (its points stand for rings of "
+            "S^{d-1}); use scheme='eulerian' there"
+        )
     choose(method, "method", LAGRANGIAN_METHODS)
     tol = as_scalar(tol, "tol", min_value=0, strict=True)
     if dt is not None:
