@@ -180,9 +180,11 @@ def _advance_flow_map(setup: Setup, k: int):
     is what the diagnostics, VTK frames and figures see.
     """
     from ..lagrangian import default_step, solve_lagrangian
+    from ..solve import LAGRANGIAN_METHODS
 
     s = setup.config["solver"]
-    method = s["method"] if s["method"] in ("rk4", "dop853") else "rk4"
+    # solver.method defaults to the Eulerian scheme's; the flow map then takes its own default
+    method = s["method"] if s["method"] in LAGRANGIAN_METHODS else LAGRANGIAN_METHODS[0]
     dt = min(default_step(setup.model, setup.space.dim, 1e-8), s["dt_max"])
     hit = bool(_FLOW_MAP) and _FLOW_MAP[0] is setup and _FLOW_MAP[1] == k
     state = _FLOW_MAP[2] if hit else None
