@@ -4,24 +4,13 @@ and the "auto" choice between evaluators."""
 
 import numpy as np
 import pytest
+from helpers import random_model, rel
 
 import meanfield as mf
 from meanfield.field import UnnormalizedOverflowError, direct_field
 from meanfield.field.ducc import MAX_RADIAL_TERMS, ducc_cost, ducc_field, radial_terms
 from meanfield.field.registry import EVALUATORS, cheapest
 from meanfield.field.spectral import spectral_field
-
-
-def _random_model(d, beta, normalized, rng):
-    """Random Q, K, V with Q, K of spectral norm 1, so |A x| <= beta on the sphere."""
-    Q, K, V = rng.standard_normal((3, d, d))
-    Q /= np.linalg.norm(Q, 2)
-    K /= np.linalg.norm(K, 2)
-    return mf.Attention(beta, Q=Q, K=K, V=V, normalized=normalized)
-
-
-def _rel(a, b):
-    return np.abs(a - b).max() / np.abs(b).max()
 
 
 @pytest.mark.parametrize("normalized", [True, False])
@@ -31,15 +20,15 @@ def test_random_qkv_weighted_sources_other_targets(d, beta, normalized):
     """Random Q, K, V (radii spread: Chebyshev terms in r), weighted sources with zeros,
     targets != sources: relative max-norm error <= 1e-10, with and without the fallback."""
     rng = np.random.default_rng([d, int(beta), normalized, 14])
-    model = _random_model(d, beta, normalized, rng)
+    model = random_model(d, beta, normalized, rng)
     x, y = mf.sample_sphere(150, d, rng), mf.sample_sphere(400, d, rng)
     w = rng.random(400)
     w[:20] = 0.0
     ref = direct_field(model, x, y, w)
-    assert _rel(ducc_field(model, x, y, w, fallback=None), ref) < 1e-10
-    assert _rel(ducc_field(model, x, y, w), ref) < 1e-10
+    assert rel(ducc_field(model, x, y, w, fallback=None), ref) < 1e-10
+    assert rel(ducc_field(model, x, y, w), ref) < 1e-10
     v = model.velocity(x, y, w, method="ducc")
-    assert _rel(v, model.velocity(x, y, w, method="direct")) < 1e-10
+    assert rel(v, model.velocity(x, y, w, method="direct")) < 1e-10
     assert np.abs(np.sum(v * x, axis=1)).max() < 1e-13 * np.abs(v).max()  # tangent
 
 
@@ -54,8 +43,8 @@ def test_identity_tokens_one_radius(d, normalized):
     w = np.full(2000, 1 / 2000)
     assert radial_terms(model, x, 30) == 1
     F = ducc_field(model, x, x, w)
-    assert _rel(F, direct_field(model, x, x, w)) < 1e-10
-    assert _rel(F, spectral_field(model, x, x, w)) < 1e-10
+    assert rel(F, direct_field(model, x, x, w)) < 1e-10
+    assert rel(F, spectral_field(model, x, x, w)) < 1e-10
 
 
 @pytest.mark.parametrize("d", [2, 3])
@@ -68,10 +57,10 @@ def test_value_matrix_and_off_sphere_targets(d):
     y = mf.sample_sphere(500, d, rng)
     w = rng.random(500)
     x = mf.sample_sphere(200, d, rng)
-    assert _rel(ducc_field(model, x, y, w), direct_field(model, x, y, w)) < 1e-10
+    assert rel(ducc_field(model, x, y, w), direct_field(model, x, y, w)) < 1e-10
     x_off = x * rng.uniform(0.3, 1.7, (200, 1))
     assert radial_terms(model, x_off, 30) > 1
-    assert _rel(ducc_field(model, x_off, y, w), direct_field(model, x_off, y, w)) < 1e-10
+    assert rel(ducc_field(model, x_off, y, w), direct_field(model, x_off, y, w)) < 1e-10
 
 
 @pytest.mark.parametrize("d", [2, 3])
@@ -90,7 +79,7 @@ def test_zero_radii_beta_zero_and_singular_interaction(d):
     x[:10, 0] = 0.0  # A x = 0 exactly at these targets
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     model = mf.Attention(5.0, Q=Q, V=V)
-    assert _rel(ducc_field(model, x, y, w), direct_field(model, x, y, w)) < 1e-10
+    assert rel(ducc_field(model, x, y, w), direct_field(model, x, y, w)) < 1e-10
 
 
 @pytest.mark.parametrize("d", [2, 3])
@@ -109,7 +98,7 @@ def test_fallback_where_denominator_is_tiny(d):
     far = x @ e < -0.5
     assert far.sum() > 10
     assert np.abs(F - ref)[far].max() / np.abs(ref[far]).max() < 1e-10
-    assert _rel(F, ref) < 1e-10
+    assert rel(F, ref) < 1e-10
     loose = ducc_field(model, x, y, w, fallback=None)
     assert np.abs(loose - ref)[far].max() / np.abs(ref[far]).max() > 1e-10  # needed it
 
@@ -144,7 +133,7 @@ def test_radii_too_spread_go_to_spectral():
     x = mf.sample_sphere(100, 2, rng) * np.linspace(0.01, 6.0, 100)[:, None]
     assert radial_terms(model, x, 153) == MAX_RADIAL_TERMS + 1
     w = rng.random(300)
-    assert _rel(ducc_field(model, x, y, w), direct_field(model, x, y, w)) < 1e-10
+    assert rel(ducc_field(model, x, y, w), direct_field(model, x, y, w)) < 1e-10
 
 
 def test_auto_picks_by_cost_and_passes_own_options():
@@ -156,13 +145,13 @@ def test_auto_picks_by_cost_and_passes_own_options():
     assert cheapest(model, big, big) == "ducc"
     assert cheapest(model, mf.sample_sphere(20000, 5, rng), big[:, :2].repeat(1, 0)) == "direct"
     # general Q and K: many radial terms, so the NumPy expansion wins
-    spread = _random_model(3, 9.0, True, rng)
+    spread = random_model(3, 9.0, True, rng)
     assert cheapest(spread, big, big) == "spectral"
     assert ducc_cost(3, 20000, 20000, 30, 20) > ducc_cost(3, 20000, 20000, 30, 1)
     x = big[:3000]
     w = np.full(3000, 1 / 3000)
     # a ducc option reaches ducc and is dropped for direct
     auto = EVALUATORS["auto"](model, x, x, w, epsilon=1e-12)
-    assert _rel(auto, direct_field(model, x, x, w)) < 1e-10
+    assert rel(auto, direct_field(model, x, x, w)) < 1e-10
     tiny = EVALUATORS["auto"](model, small, small, np.full(20, 0.05), epsilon=1e-12)
     np.testing.assert_array_equal(tiny, direct_field(model, small, small, np.full(20, 0.05)))

@@ -3,6 +3,7 @@ direct evaluator's large-beta accuracy, memory bound and the "auto" choice."""
 
 import numpy as np
 import pytest
+from helpers import random_model, rel
 from scipy.special import eval_legendre, ive, sph_harm_y
 
 import meanfield as mf
@@ -14,19 +15,6 @@ from meanfield.field.spectral import (
     truncation,
     zonal_weights,
 )
-
-
-def _random_model(d, beta, normalized, rng):
-    """Random Q, K, V; Q and K scaled to spectral norm 1 so that |z| = |beta K^T Q x| <= beta."""
-    Q, K, V = rng.standard_normal((3, d, d))
-    Q /= np.linalg.norm(Q, 2)
-    K /= np.linalg.norm(K, 2)
-    return mf.Attention(beta, Q=Q, K=K, V=V, normalized=normalized)
-
-
-def _rel(a, b):
-    return np.abs(a - b).max() / np.abs(b).max()
-
 
 # --------------------------------------------------------------------------- agreement
 
@@ -40,16 +28,16 @@ def test_spectral_matches_direct(d, beta, normalized):
     Checked with the direct fallback off (the expansion alone) and on (the default).
     """
     rng = np.random.default_rng([d, int(beta), normalized])
-    model = _random_model(d, beta, normalized, rng)
+    model = random_model(d, beta, normalized, rng)
     x, y = mf.sample_sphere(150, d, rng), mf.sample_sphere(400, d, rng)
     w = rng.random(400)
     ref = direct_field(model, x, y, w)
     assert np.all(np.isfinite(ref))
-    assert _rel(spectral_field(model, x, y, w, fallback=None), ref) < 1e-10
-    assert _rel(spectral_field(model, x, y, w), ref) < 1e-10
+    assert rel(spectral_field(model, x, y, w, fallback=None), ref) < 1e-10
+    assert rel(spectral_field(model, x, y, w), ref) < 1e-10
     # through the public API (tangent projection included)
     v = model.velocity(x, y, w, method="spectral")
-    assert _rel(v, model.velocity(x, y, w, method="direct")) < 1e-10
+    assert rel(v, model.velocity(x, y, w, method="direct")) < 1e-10
 
 
 def test_usa_large_but_finite_and_overflow_error():
@@ -59,7 +47,7 @@ def test_usa_large_but_finite_and_overflow_error():
     usa = mf.Attention(100.0, normalized=False)
     F = spectral_field(usa, x, x, np.full(200, 1 / 200))
     assert np.abs(F).max() > 1e40
-    assert _rel(F, direct_field(usa, x, x, np.full(200, 1 / 200))) < 1e-10
+    assert rel(F, direct_field(usa, x, x, np.full(200, 1 / 200))) < 1e-10
     for method in ("spectral", "direct"):
         with pytest.raises(UnnormalizedOverflowError, match="overflows float64"):
             mf.Attention(1000.0, normalized=False).velocity(x, method=method)
@@ -75,8 +63,8 @@ def test_fallback_rescues_targets_facing_away_from_the_sources():
     x = np.vstack([[[0.0, 0.0, -1.0], [0.6, 0.0, -0.8]], mf.sample_sphere(50, 3, rng)])
     model = mf.Attention(60.0)
     ref = direct_field(model, x, y, w)
-    assert _rel(spectral_field(model, x, y, w, fallback=None), ref) > 1e-8  # needs the fallback
-    assert _rel(spectral_field(model, x, y, w), ref) < 1e-10
+    assert rel(spectral_field(model, x, y, w, fallback=None), ref) > 1e-8  # needs the fallback
+    assert rel(spectral_field(model, x, y, w), ref) < 1e-10
 
 
 def test_stable_at_beta_200_clustered_tokens():
@@ -89,7 +77,7 @@ def test_stable_at_beta_200_clustered_tokens():
     w = np.full(600, 1 / 600)
     with np.errstate(over="raise", invalid="raise"):
         F = spectral_field(model, x, x, w, fallback=None)
-    assert _rel(F, direct_field(model, x, x, w)) < 1e-10
+    assert rel(F, direct_field(model, x, x, w)) < 1e-10
 
 
 def test_beta_zero_is_the_mean_and_zero_weights_are_ignored():
@@ -179,7 +167,7 @@ def test_auto_matches_direct_and_picks_by_cost():
     x = mf.sample_sphere(3000, 3, rng)
     assert prefer_spectral(model, x, x)  # so "auto" below runs the spectral evaluator
     auto = model.velocity(x, method="auto", tol=1e-15)  # a spectral option passes through
-    assert _rel(auto, model.velocity(x, method="direct")) < 1e-10
+    assert rel(auto, model.velocity(x, method="direct")) < 1e-10
     np.testing.assert_array_equal(
         model.velocity(small, method="auto", tol=1e-15), model.velocity(small, method="direct")
     )
@@ -194,7 +182,7 @@ def test_direct_beta_1000_two_sources_analytic():
     At beta = 1000 the logits reach 1000 (e^1000 overflows); the closed form needs only their
     difference."""
     rng = np.random.default_rng(8)
-    model = _random_model(3, 1000.0, True, rng)
+    model = random_model(3, 1000.0, True, rng)
     y = mf.sample_sphere(2, 3, rng)
     w = np.array([0.3, 0.7])
     x = mf.sample_sphere(50, 3, rng)
@@ -216,7 +204,7 @@ def test_direct_beta_1000_matches_mpmath():
     mp = mpmath.mp.clone()
     mp.dps = 40
     rng = np.random.default_rng(9)
-    model = _random_model(3, 1000.0, True, rng)
+    model = random_model(3, 1000.0, True, rng)
     x, y = mf.sample_sphere(4, 3, rng), mf.sample_sphere(25, 3, rng)
     w = rng.random(25)
     A, V = model.interaction(3), model.value(3)
@@ -261,7 +249,7 @@ def test_direct_fixed_shift_matches_online_max_shift(beta, monkeypatch):
     import meanfield.field.direct as velocity
 
     rng = np.random.default_rng(11)
-    model = _random_model(3, beta, True, rng)
+    model = random_model(3, beta, True, rng)
     x, y = mf.sample_sphere(300, 3, rng), mf.sample_sphere(500, 3, rng)
     w = rng.random(500)
     fixed = direct_field(model, x, y, w, chunk_size=4096)

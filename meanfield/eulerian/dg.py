@@ -30,13 +30,13 @@ from ..sphere.quadrature import (
 )
 from .limiter import ZhangShuLimiter
 
-__all__ = ["DEGREES", "DG", "Density"]
+__all__ = ["DEGREES", "DG", "Density", "function_values"]
 
 #: Polynomial degrees the DG space supports (basix Lagrange elements, tabulated up to 2).
 DEGREES = (0, 1, 2)
 
 
-def _function_values(f, x: np.ndarray, name: str = "f") -> np.ndarray:
+def function_values(f, x: np.ndarray, name: str = "f") -> np.ndarray:
     """Call ``f(x)`` for points (m, d) and check it returns m finite reals (or (m, k))."""
     if not callable(f):
         raise ValueError(f"{name} must be a callable points (m, d) -> (m,), got {type(f)}")
@@ -242,7 +242,7 @@ class DG:
             if vals.shape != (x.shape[0],) or not np.all(np.isfinite(vals)):
                 raise ValueError(f"f.log_value must return {x.shape[0]} values below +inf")
             return vals
-        vals = _function_values(f, x)
+        vals = function_values(f, x)
         if vals.ndim != 1:
             raise ValueError(f"f must return one value per point, got shape {vals.shape}")
         return self.from_sphere(vals, x)
@@ -354,7 +354,7 @@ class Density:
         w = (self.space.quadrature.weights * self.quadrature_values()).ravel()
         if f is None:
             return float(w.sum())
-        vals = _function_values(f, self.space.quadrature_points)
+        vals = function_values(f, self.space.quadrature_points)
         return float(w @ vals) if vals.ndim == 1 else w @ vals
 
     def sample(self, n, rng=None) -> np.ndarray:
@@ -407,7 +407,7 @@ class Density:
         q = cell_quadrature(space.mesh, as_int(deg, "quadrature_degree", min_value=0))
         rho = self.coefficients @ space.tabulate(q.reference_points).T
         x = q.points.reshape(-1, space.dim)
-        f = space.from_sphere(_function_values(exact, x, "exact"), x).reshape(rho.shape)
+        f = space.from_sphere(function_values(exact, x, "exact"), x).reshape(rho.shape)
         e, W = rho - f, q.weights
         return {
             "l1": float(np.sum(W * np.abs(e)) / np.sum(W * np.abs(f))),

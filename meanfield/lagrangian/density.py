@@ -15,7 +15,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .._checks import as_int, as_points, as_rng
-from ..eulerian.dg import DG, Density
+from ..eulerian.dg import DG, Density, function_values
 from ..sphere.geometry import metric_determinant
 from .state import FlowMap, affine_points, subsimplices
 
@@ -25,20 +25,6 @@ __all__ = ["FlowMapDensity"]
 LOCATE_CANDIDATES = 12
 #: Gauss–Newton iterations of the inverse cell map.
 NEWTON_STEPS = 8
-
-
-def _function_values(f, x):
-    if not callable(f):
-        raise ValueError(f"f must be a callable points (m, d) -> (m,), got {type(f).__name__}")
-    v = np.asarray(f(x), dtype=float)
-    if v.ndim == 0 or v.shape[0] != x.shape[0] or v.ndim > 2:
-        raise ValueError(
-            f"f must return an array of shape ({x.shape[0]},) (or ({x.shape[0]}, k)) for points "
-            f"of shape {x.shape}, got shape {v.shape}"
-        )
-    if not np.all(np.isfinite(v)):
-        raise ValueError(f"f returned NaN or inf at some of {x.shape[0]} points")
-    return v
 
 
 class FlowMapDensity:
@@ -109,7 +95,7 @@ class FlowMapDensity:
         x, m = self.quadrature_measure()
         if f is None:
             return float(m.sum())
-        vals = _function_values(f, x)
+        vals = function_values(f, x)
         return float(m @ vals) if vals.ndim == 1 else m @ vals
 
     @property
