@@ -51,7 +51,7 @@ import numpy as np
 
 from .._checks import as_int, as_scalar
 from .direct import direct_field
-from .kernels import matmul_rows, unshift
+from .kernels import combine, matmul_rows
 from .spectral import (
     FALLBACK_RTOL,
     SPECTRAL_TOL,
@@ -455,17 +455,14 @@ def ducc_field(
     if model.V is not None:
         num = matmul_rows(num, model.value(d).T)
     bad = unreliable(den, w.sum(), d, options)
-    redo = bool(bad.any())
-    if redo:
-        num[bad], den[bad] = 0.0, 1.0  # placeholders, replaced below
-    if model.normalized:
-        out = num
-        out /= den[:, None]
-    else:
-        out = unshift(num, r)
-    if redo:
-        out[bad] = _recompute(model, x[bad], y, w, options, workers, chunk_size)
-    return out
+    return combine(
+        model,
+        num,
+        den,
+        r,
+        bad,
+        lambda b: _recompute(model, x[b], y, w, options, workers, chunk_size),
+    )
 
 
 def ducc_sums(model, x, y, w, options, workers=None, second=False):

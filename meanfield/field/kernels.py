@@ -13,6 +13,7 @@ from .._checks import as_int
 __all__ = [
     "BLAS_SERIAL_MNK",
     "EXP_MAX",
+    "combine",
     "UnnormalizedOverflowError",
     "matmul_rows",
     "normalize",
@@ -104,3 +105,24 @@ def unshift(num, shift):
             f"(e^{EXP_MAX:.1f}); use normalized=True (SA) or a smaller beta"
         )
     return num * np.exp(shift)[:, None]
+
+
+def combine(model, num, den, shift, bad, recompute):
+    r"""The ambient field from expansion sums, rows flagged ``bad`` recomputed.
+
+    SA divides the numerator sums ``num`` (m, d) by the denominators ``den`` (m,); USA
+    multiplies back the shift :math:`e^{r}` (:func:`unshift`). Rows where the expansion is not
+    trusted (``bad``, shape (m,)) get placeholders first, so they can neither divide by a tiny
+    denominator nor overflow, and are then replaced by ``recompute(bad) -> (k, d)``.
+    """
+    redo = bool(bad.any())
+    if redo:
+        num[bad], den[bad] = 0.0, 1.0  # placeholders, replaced below
+    if model.normalized:
+        out = num
+        out /= den[:, None]
+    else:
+        out = unshift(num, shift)
+    if redo:
+        out[bad] = recompute(bad)
+    return out

@@ -51,7 +51,7 @@ from scipy.special import ive
 
 from .._checks import as_int, as_scalar
 from .direct import direct_field
-from .kernels import BLAS_SERIAL_MNK, matmul_rows, parallel_blocks, unshift
+from .kernels import BLAS_SERIAL_MNK, combine, matmul_rows, parallel_blocks
 
 __all__ = [
     "spectral_field",
@@ -551,17 +551,14 @@ def spectral_field(
         den, num = _sphere_eval(zhat, omega, _sphere_moments(y, w, L, workers), L, workers)
     num = matmul_rows(num, model.value(d).T)
     bad = _unreliable(den, w.sum(), tol, fallback)
-    redo = bool(bad.any())
-    if redo:
-        num[bad], den[bad] = 0.0, 1.0  # placeholders, replaced below
-    if model.normalized:
-        out = num
-        out /= den[:, None]
-    else:
-        out = unshift(num, r)
-    if redo:
-        out[bad] = direct_field(model, x[bad], y, w, chunk_size=chunk_size, workers=workers)
-    return out
+    return combine(
+        model,
+        num,
+        den,
+        r,
+        bad,
+        lambda b: direct_field(model, x[b], y, w, chunk_size=chunk_size, workers=workers),
+    )
 
 
 def _unreliable(den, total, tol, fallback) -> np.ndarray:
