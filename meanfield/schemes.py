@@ -765,7 +765,7 @@ class EmbeddedRK:
             if ok.any():
                 acc, hk = active[ok], ha[ok]
                 t_new = np.where(hk == t_end - ta[ok], t_end, ta[ok] + hk)
-                self._outputs(out, t_eval, nxt, acc, ta[ok], hk, t_new, ya[ok], k, ok, project)
+                self._outputs(out, t_eval, nxt, acc, ta[ok], hk, t_new, ya[ok], k, ok)
                 y[acc] = project(y1[ok])
                 t[acc] = t_new
                 f0[acc] = k[-1][ok]
@@ -788,38 +788,45 @@ class EmbeddedRK:
             if progress is not None and now > done:
                 progress.update(now - done)
                 done = now
+        out = project(out)  # the dense values are stored unprojected: one pass over them all
+        out[:first] = problem.y0
         return out, stats
 
-    def _outputs(self, out, t_eval, nxt, acc, ta, ha, t_new, ya, k, ok, project):
-        r"""Fill the outputs each accepted system's step covers.
+    def _outputs(self, out, t_eval, nxt, acc, ta, ha, t_new, ya, k, ok):
+        r"""Fill the outputs each accepted system's step covers (unprojected).
 
-        Per system the continuous extension is a polynomial in theta with coefficients
-        :math:`Q_j = \sum_i P_{ij} k_i` (computed once per step); all its outputs come from
-        one batched product of the theta powers (padded to the longest list) with Q.
+        Per system the continuous extension is a polynomial in theta,
+        :math:`y + \sum_j \theta^j G_j` with :math:`G_j = h\sum_i P_{ij} k_i` (one product
+        for all systems); each system's outputs come from one batched product of the powers
+        :math:`[1, \theta, \dots, \theta^J]` (padded to the longest list) with
+        :math:`[y; G_1; \dots; G_J]`, contiguous operands so that it stays a BLAS product.
         """
         hi = np.searchsorted(t_eval, t_new, side="right")
         lo = nxt[acc]
         count = hi - lo
         nxt[acc] = hi
-        has = count > 0
-        if not has.any():
+        sel = np.nonzero(count > 0)[0]
+        if not sel.size:
             return
-        sel = np.nonzero(has)[0]
-        cnt, first = count[sel], lo[sel]
-        width = int(cnt.max())
-        idx = first[:, None] + np.arange(width)  # (systems, width) output indices
+        m, size = sel.size, ya[0].size
+        pick = np.nonzero(ok)[0][sel]  # rows of the stages (computed for every active system)
+        dense = np.asarray(self.dense)
+        used = [i for i in range(len(k)) if np.any(dense[i])]
+        stages = np.stack([k[i][pick].reshape(m * size) for i in used])  # (stages, m * size)
+        J = dense.shape[1]
+        G = np.empty((m, J + 1, size))
+        G[:, 0] = ya[sel].reshape(m, size)
+        Q = (dense[used].T @ stages).reshape(J, m, size)
+        np.multiply(np.swapaxes(Q, 0, 1), ha[sel, None, None], out=G[:, 1:])
+        cnt, width = count[sel], int(count[sel].max())
+        idx = lo[sel, None] + np.arange(width)  # (systems, width) output indices
         valid = np.arange(width) < cnt[:, None]
         idx = np.where(valid, idx, 0)
         theta = np.where(valid, (t_eval[idx] - ta[sel, None]) / ha[sel, None], 0.0)
-        powers = theta[:, :, None] ** np.arange(1, len(self.dense[0]) + 1)  # (sys, width, J)
-        stages = np.stack([ki[ok][sel] for ki in k])  # (s + 1, sys, ...)
-        flat = stages.reshape(stages.shape[0], sel.size, -1)
-        Q = np.einsum("ij,ias->ajs", np.asarray(self.dense), flat)  # (sys, J, size)
-        base = ya[sel].reshape(sel.size, 1, -1)
-        vals = base + ha[sel, None, None] * np.matmul(powers, Q)  # (sys, width, size)
+        powers = theta[:, :, None] ** np.arange(J + 1)  # (systems, width, J + 1)
+        vals = powers @ G  # (systems, width, size)
         rows = np.nonzero(valid)
-        pts = vals[rows].reshape((-1,) + ya.shape[1:])
-        out[idx[rows], acc[sel][rows[0]]] = project(pts)
+        out[idx[rows], acc[sel][rows[0]]] = vals[rows].reshape((-1,) + ya.shape[1:])
 
 
 #: Dormand–Prince 5(4) (Hairer, Nørsett & Wanner II.5; coefficients as in SciPy's RK45).

@@ -23,7 +23,7 @@ from .eulerian.limiter import ZhangShuLimiter
 from .eulerian.transport import UpwindTransport
 from .field.kernels import normalize, tangent
 from .field.registry import EVALUATORS
-from .field.tokens import token_rhs
+from .field.tokens import TokenODE, token_ode, token_rhs
 from .field.zonal import ZonalField
 from .model import Attention
 from .schemes import SCHEMES, Problem, Stats, cfl_step
@@ -246,17 +246,20 @@ def solve_particles(
     scheme = SCHEMES[method]
     if adaptive:
         scheme = scheme.with_tolerances(rtol, atol)
-    f = token_rhs(model, field, **field_options)
+    if noise is None:
+        ode = token_ode(model, x0, field, **field_options)  # a batch is integrated token-last
+    else:
+        ode = TokenODE(x0, token_rhs(model, field, **field_options), normalize, lambda ys: ys)
     problem = Problem(
-        rhs=lambda _t, x: (f(x), 0.0),
-        y0=x0,
+        rhs=lambda _t, y: (ode.rhs(y), 0.0),
+        y0=ode.y0,
         dt=step,
-        project=normalize,
+        project=ode.project,
         noise=noise,
         independent=x0.ndim == 3,
     )
     xs, stats = _run(scheme, problem, t, progress, "tokens")
-    return Trajectory(t=t, x=xs, method=method, stats=stats)
+    return Trajectory(t=t, x=ode.restore(xs), method=method, stats=stats)
 
 
 def brownian_increment(diffusion: float, rng: np.random.Generator):

@@ -296,3 +296,45 @@ def test_adaptive_bad_tolerances_and_non_finite_field():
         SCHEMES["bs3"].integrate(
             Problem(lambda _t, y: (y * np.nan, 0.0), np.ones(2)), np.array([0.0, 1.0])
         )
+
+
+@pytest.mark.parametrize(("name", "per_step"), [("dopri5", 6), ("bs3", 3)])
+@pytest.mark.parametrize("independent", [False, True])
+def test_last_stage_is_reused_and_every_call_counted(name, per_step, independent):
+    """First same as last: a trial step of Dormand–Prince (7 stages) costs 6 new evaluations,
+    of Bogacki–Shampine (4 stages) 3; plus f(y0) and the first-step estimate. Stats.nfev is
+    the number of calls (a batch of systems is one call per stage)."""
+    calls = []
+
+    def rhs(t, y):
+        calls.append(np.shape(t))
+        return np.stack([y[..., 1], -y[..., 0]], axis=-1), 0.0
+
+    y0 = np.array([[[1.0, 0.0]], [[0.0, 2.0]]]) if independent else np.array([1.0, 0.0])
+    scheme = SCHEMES[name].with_tolerances(1e-6, 1e-9)
+    _, stats = scheme.integrate(Problem(rhs, y0, independent=independent), np.linspace(0, 5, 7))
+    assert len(calls) == stats.nfev
+    assert (stats.nfev - 2) % per_step == 0 and stats.nfev > 2 + 5 * per_step
+    if not independent:  # one system: one call per trial step and stage
+        assert stats.nfev == 2 + per_step * (stats.steps + stats.rejected)
+
+
+def test_batched_outputs_are_projected_and_the_start_kept():
+    """independent=True: the dense outputs of every system on the sphere, the initial state
+    the given one bit for bit, each system at its own rate (rotations about z)."""
+
+    def f(_t, y):
+        u = y / np.linalg.norm(y, axis=-1, keepdims=True)
+        rate = np.where(u[..., 2:] > 0.7, 0.5, 3.0)  # the height z marks the system
+        return rate * np.stack([-u[..., 1], u[..., 0], np.zeros(u.shape[:-1])], -1), 0.0
+
+    y0 = np.array([[[0.6, 0.0, 0.8]], [[0.8, 0.0, 0.6]]])
+    t = np.linspace(0, 4, 41)
+    unit = lambda y: y / np.linalg.norm(y, axis=-1, keepdims=True)  # noqa: E731
+    ys, _ = SCHEMES["dopri5"].integrate(Problem(f, y0, project=unit, independent=True), t)
+    np.testing.assert_allclose(np.linalg.norm(ys, axis=-1), 1.0, atol=1e-14)
+    np.testing.assert_array_equal(ys[0], y0)
+    for b, (rate, z) in enumerate([(0.5, 0.8), (3.0, 0.6)]):
+        rho = np.sqrt(1 - z * z)
+        exact = np.stack([rho * np.cos(rate * t), rho * np.sin(rate * t), z + 0 * t], -1)
+        assert np.abs(ys[:, b, 0] - exact).max() < 1e-2  # the default rtol 1e-3
