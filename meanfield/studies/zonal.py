@@ -40,6 +40,12 @@ __all__ = [
     "measure_zonal_growth",
     "zonal_growth_study",
     "zonal_growth_table",
+    "expected_sampling_distance",
+    "summarize_zonal_mean_field",
+    "zonal_mean_field",
+    "zonal_mean_field_setup",
+    "zonal_mean_field_table",
+    "zonal_token_run",
 ]
 
 #: Dimensions of the zonal growth table of issue 15.
@@ -244,46 +250,258 @@ def comparison_table(rows) -> str:
 
 
 # ------------------------------------------------------------------ mean-field limit in R^d
-def zonal_mean_field(
-    d=8, ns=(250, 500, 1000, 2000, 4000, 8000, 16000), seeds=(0, 1, 2), times=(1.0, 2.0),
-    beta=4.0, cells=200, degree=2, dt=0.1, kappa=None, north=0.7,
-) -> dict:  # fmt: skip
-    r"""Tokens in :math:`\mathbb{R}^d` sampled from a zonal density against the zonal PDE.
+def zonal_mean_field_setup(
+    d, times=(1.0, 2.0), beta=4.0, cells=200, degree=2, kappa=None, north=0.7
+) -> dict:
+    r"""The PDE side of the mean-field study: initial density and zonal PDE at ``times``.
 
     The initial density is :class:`~meanfield.initial.ZonalCaps` (:math:`\kappa` = d by
     default, so the caps sit at a polar angle near 1 in every dimension; ``north`` of the mass
-    about :math:`+e_d`). Tokens are drawn from the DG density itself
-    (:meth:`Density.sample`), run with :func:`meanfield.solve_particles` (RK4, step ``dt``,
-    direct field in :math:`\mathbb{R}^d`), and compared with the PDE by the exact
-    :math:`W_1` of the laws of s at each time.
+    about :math:`+e_d`) interpolated on ``cells`` uniform zonal cells of degree ``degree``;
+    the model is SA with ``beta``.
 
     Returns
     -------
     dict
-        ``rows`` (d, n, seed, t, distance), ``slopes`` {t: fitted exponent of the mean
-        distance over seeds against n}, ``pde_mass`` (final).
+        ``d, model, times`` (0 first), ``rho0`` (Density), ``pde`` (DensitySolution at
+        ``times``).
     """
-    from ..compare import polar_wasserstein
     from ..initial import ZonalCaps
-    from ..solve import solve_particles
-    from .mean_field import fit_slope
 
     model = Attention(beta)
     kappa = float(d) if kappa is None else float(kappa)
-    space = DG(SphereMesh.zonal(d, cells), degree)
-    rho0 = space.interpolate(ZonalCaps(d, kappa, north))
+    rho0 = DG(SphereMesh.zonal(d, cells), degree).interpolate(ZonalCaps(d, kappa, north))
     t = [0.0, *times]
-    pde = solve_density(model, rho0, t)
+    return {"d": d, "model": model, "times": t, "rho0": rho0, "pde": solve_density(model, rho0, t)}
+
+
+def zonal_token_run(setup, n, seed, dt=0.25, workers=None) -> list[dict]:
+    r"""One token run of the mean-field study and its distances to the zonal PDE.
+
+    n tokens are drawn from the DG initial density (:meth:`Density.sample`, generator
+    ``np.random.default_rng([seed, n])``, so every (seed, n) is an independent sample), moved
+    in :math:`\mathbb{R}^d` by :func:`meanfield.solve_particles` (RK4, step ``dt``, direct field
+    with ``workers`` threads) and compared with the PDE by the exact :math:`W_1` of the laws of
+    :math:`s = x_d` (:func:`meanfield.compare.polar_wasserstein`) at every time, t = 0 (pure
+    sampling) included.
+
+    Returns
+    -------
+    list of dict
+        One per time: ``d, n, seed, t, distance``, ``mean_s`` (tokens) and ``pde_mean_s`` (the
+        PDE's mean of s, whose difference to ``mean_s`` averages to the finite-n bias), and
+        ``seconds`` (wall time of the run, on the first row).
+    """
+    from ..compare import polar_wasserstein
+    from ..diagnostics import first_moment
+    from ..solve import solve_particles
+
+    n = as_int(n, "n", min_value=2)
+    start = time.perf_counter()
+    x0 = setup["rho0"].sample(n, np.random.default_rng([as_int(seed, "seed", min_value=0), n]))
+    options = {} if workers is None else {"workers": workers}
+    traj = solve_particles(
+        setup["model"], x0, setup["times"], dt=dt, method="rk4", field="direct", **options
+    )
+    rows = []
+    for k, tk in enumerate(setup["times"]):
+        rows.append({
+            "d": setup["d"], "n": n, "seed": int(seed), "t": float(tk),
+            "distance": polar_wasserstein(traj.x[k], setup["pde"][k]),
+            "mean_s": float(traj.x[k][:, -1].mean()),
+            "pde_mean_s": float(first_moment(setup["pde"][k])[-1]),
+        })  # fmt: skip
+    rows[0]["seconds"] = time.perf_counter() - start
+    return rows
+
+
+def expected_sampling_distance(density, n, points=20000) -> float:
+    r"""Exact mean :math:`W_1` (in s) between n i.i.d. tokens of a zonal density and itself.
+
+    :math:`n F_n(s)` is binomial, so (de Moivre's mean absolute deviation)
+
+    .. math::
+        \mathbb{E} W_1 = \int_{-1}^{1} \mathbb{E}|F_n - F|\,ds
+            = \int_0^\pi 2 G(1-G)\, b_{n-1,G}(\lfloor nG\rfloor)\,\sin\theta\,d\theta,
+
+    :math:`G(\theta)` the mass below the polar angle θ and :math:`b_{m,p}` the binomial
+    probability mass function; it tends to :math:`\sqrt{2/(\pi n)}\int\sqrt{G(1-G)}\sin\theta
+    \,d\theta`. The integral is a midpoint rule on ``points`` angles (the integrand jumps
+    where nG crosses an integer, so the rule is first order: ``points`` >> n is not needed
+    for 1e-3 relative, the jumps being O(1/n) of the integrand).
+
+    Parameters
+    ----------
+    density : Density
+        Zonal, mass 1.
+    n : int
+        Tokens, >= 1.
+    points : int
+        Midpoints in :math:`[0, \pi]`.
+
+    Returns
+    -------
+    float
+    """
+    from scipy.stats import binom
+
+    from ..eulerian.zonal import polar_cdf
+
+    n = as_int(n, "n", min_value=1)
+    points = as_int(points, "points", min_value=10)
+    theta = (np.arange(points) + 0.5) * (np.pi / points)
+    g = np.clip(polar_cdf(density, theta) / polar_cdf(density, [np.pi])[0], 0.0, 1.0)
+    mad = 2.0 * g * (1.0 - g) * binom.pmf(np.floor(n * g), n - 1, g)
+    return float(np.sum(mad * np.sin(theta)) * (np.pi / points))
+
+
+def zonal_mean_field(
+    d=8, ns=(250, 500, 1000, 2000, 4000, 8000, 16000), seeds=(0, 1, 2), times=(1.0, 2.0),
+    beta=4.0, cells=200, degree=2, dt=0.25, kappa=None, north=0.7, workers=None,
+) -> dict:  # fmt: skip
+    r"""Tokens in :math:`\mathbb{R}^d` sampled from a zonal density against the zonal PDE.
+
+    :func:`zonal_mean_field_setup` (the PDE) and :func:`zonal_token_run` for every n and seed.
+
+    Parameters
+    ----------
+    seeds : iterable of int, or dict
+        The same seeds for every n, or ``{n: seeds}`` (more seeds where n is small and runs
+        are cheap).
+
+    Returns
+    -------
+    dict
+        ``rows`` (:func:`zonal_token_run`, t = 0 included), ``slopes`` {t: fitted exponent of
+        the mean distance over seeds against n, :func:`~meanfield.studies.mean_field.fit_slope`},
+        ``pde_mass`` (final).
+    """
+    setup = zonal_mean_field_setup(d, times, beta, cells, degree, kappa, north)
+    per_n = seeds if isinstance(seeds, dict) else {n: seeds for n in ns}
     rows = []
     for n in ns:
-        for seed in seeds:
-            x0 = rho0.sample(n, np.random.default_rng(seed))
-            traj = solve_particles(model, x0, t, dt=dt, method="rk4", field="direct")
-            for k, tk in enumerate(times, start=1):
-                dist = polar_wasserstein(traj.x[k], pde[k])
-                rows.append({"d": d, "n": n, "seed": seed, "t": tk, "distance": dist})
+        for seed in per_n[n]:
+            rows += zonal_token_run(setup, n, seed, dt, workers)
+    slopes = {t: s["slope"] for t, s in summarize_zonal_mean_field(rows)["slopes"][d].items()}
+    return {"rows": rows, "slopes": slopes, "pde_mass": float(setup["pde"].mass[-1])}
+
+
+def _group_by_seed(rows):
+    """{(d, n): {t: {seed: row}}}."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["d"], r["n"]), {}).setdefault(r["t"], {})[r["seed"]] = r
+    return groups
+
+
+def _controlled_mean(w, w0, expected0):
+    r"""Control-variate mean of w with the paired t = 0 distances w0, whose mean is known:
+    :math:`\bar w - b(\bar w_0 - \mathbb{E}w_0)`, b the regression coefficient of w on w0;
+    returns (mean, standard error of the residual mean)."""
+    var0 = np.var(w0, ddof=1)
+    b = np.cov(w, w0, ddof=1)[0, 1] / var0 if var0 > 0 else 0.0
+    resid = w - b * w0
+    return w.mean() - b * (w0.mean() - expected0), resid.std(ddof=2) / np.sqrt(w.size)
+
+
+def summarize_zonal_mean_field(rows, bootstrap=0, rng=None, expected=None) -> dict:
+    r"""Mean distance per (d, t, n) with its standard error, and the fitted slopes.
+
+    Besides the plain mean over seeds, where ``expected`` gives the exact mean t = 0 distance
+    (:func:`expected_sampling_distance`) the control-variate mean
+    :math:`\bar W_t - b(\bar W_0 - \mathbb{E}W_0)` is given too (b the regression coefficient
+    of :math:`W_t` on the same seed's :math:`W_0`): unbiased up to O(1/seeds) like the plain
+    mean, with the variance reduced by :math:`1 - r^2` (r their correlation), because most of a
+    run's distance is the sampling error it starts with (chiefly the split of the mass between
+    the caps). The mean signed error of the mean of s, :math:`\overline{\langle s\rangle_n -
+    \langle s\rangle_\rho}`, estimates the finite-n bias of the token system.
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`zonal_token_run` rows (any d, n, seeds, times).
+    bootstrap : int
+        Resamples of the seeds (independently per n) for the slopes' standard errors; 0: none.
+    rng : int, numpy.random.Generator or None
+        For the bootstrap.
+    expected : dict, optional
+        ``{(d, n): exact mean t = 0 distance}``.
+
+    Returns
+    -------
+    dict
+        ``table``: list of ``d, t, n, seeds, mean, se`` (se = sample std / sqrt(seeds)),
+        ``cv_mean, cv_se`` (NaN without ``expected`` or at t = 0), ``bias, bias_se`` (mean of
+        s); ``slopes``: {d: {t: {"slope", "se", "cv_slope", "cv_se"}}}, fitted by ``np.polyfit``
+        to log mean distance against log n, se the bootstrap standard deviation (NaN without).
+    """
+    from .mean_field import fit_slope
+
+    rng = np.random.default_rng(rng)
+    expected = {} if expected is None else expected
+    groups = _group_by_seed(rows)
+    samples = {}  # (d, t) -> {n: (w, w0, expected0)}
+    table = []
+    for (d, n), by_t in sorted(groups.items()):
+        for t, by_seed in sorted(by_t.items()):
+            seeds = sorted(by_seed)
+            w = np.array([by_seed[k]["distance"] for k in seeds])
+            w0 = np.array([by_t[0.0][k]["distance"] for k in seeds]) if 0.0 in by_t else None
+            bias = np.array([by_seed[k]["mean_s"] - by_seed[k]["pde_mean_s"] for k in seeds])
+            e0 = expected.get((d, n))
+            row = {"d": d, "t": t, "n": n, "seeds": w.size, "mean": w.mean(),
+                   "se": _se(w), "cv_mean": np.nan, "cv_se": np.nan,
+                   "bias": bias.mean(), "bias_se": _se(bias)}  # fmt: skip
+            if e0 is not None and t != 0.0 and w0 is not None and w.size > 2:
+                row["cv_mean"], row["cv_se"] = _controlled_mean(w, w0, e0)
+            table.append(row)
+            samples.setdefault((d, t), {})[n] = (w, w0, e0)
     slopes = {}
-    for tk in times:
-        means = [np.mean([r["distance"] for r in rows if r["n"] == n and r["t"] == tk]) for n in ns]
-        slopes[tk] = fit_slope(ns, means)
-    return {"rows": rows, "slopes": slopes, "pde_mass": float(pde.mass[-1])}
+    for (d, t), per_n in sorted(samples.items()):
+        if len(per_n) < 2:
+            continue
+        ns = sorted(per_n)
+        out = {"slope": fit_slope(ns, [per_n[n][0].mean() for n in ns]), "se": np.nan,
+               "cv_slope": np.nan, "cv_se": np.nan}  # fmt: skip
+        controlled = t != 0.0 and all(per_n[n][2] is not None and per_n[n][0].size > 2
+                                      for n in ns)  # fmt: skip
+        if controlled:
+            out["cv_slope"] = fit_slope(ns, [_controlled_mean(*per_n[n])[0] for n in ns])
+        boots, cv_boots = [], []
+        for _ in range(bootstrap):
+            picks = {n: rng.integers(0, per_n[n][0].size, per_n[n][0].size) for n in ns}
+            boots.append(fit_slope(ns, [per_n[n][0][picks[n]].mean() for n in ns]))
+            if controlled:
+                means = [_controlled_mean(per_n[n][0][picks[n]], per_n[n][1][picks[n]],
+                                          per_n[n][2])[0] for n in ns]  # fmt: skip
+                if min(means) > 0:
+                    cv_boots.append(fit_slope(ns, means))
+        if bootstrap > 1:
+            out["se"] = float(np.std(boots, ddof=1))
+        if len(cv_boots) > 1:
+            out["cv_se"] = float(np.std(cv_boots, ddof=1))
+        slopes.setdefault(d, {})[t] = out
+    return {"table": table, "slopes": slopes}
+
+
+def _se(x) -> float:
+    return float(np.std(x, ddof=1) / np.sqrt(x.size)) if x.size > 1 else np.nan
+
+
+def zonal_mean_field_table(summary) -> str:
+    """Plain-text table of :func:`summarize_zonal_mean_field`: one line per (d, t, n)."""
+    lines = [f"{'d':>5} {'t':>4} {'n':>6} {'seeds':>5} {'mean W1':>9} {'s.e.':>8} {'rel':>5} "
+             f"{'W1 sqrt n':>9} {'cv mean':>9} {'cv s.e.':>8} {'rel':>5} "
+             f"{'bias <s>':>9} {'s.e.':>8}"]  # fmt: skip
+    for r in summary["table"]:
+        lines.append(
+            f"{r['d']:>5} {r['t']:>4g} {r['n']:>6} {r['seeds']:>5} {r['mean']:9.3e} "
+            f"{r['se']:8.1e} {r['se'] / r['mean']:5.1%} {r['mean'] * np.sqrt(r['n']):9.4f} "
+            f"{r['cv_mean']:9.3e} {r['cv_se']:8.1e} {r['cv_se'] / r['cv_mean']:5.1%} "
+            f"{r['bias']:+9.1e} {r['bias_se']:8.1e}"
+        )
+    for d, by_t in summary["slopes"].items():
+        for t, s in by_t.items():
+            lines.append(f"d = {d}, t = {t:g}: slope {s['slope']:+.3f} +- {s['se']:.3f}; "
+                         f"control variate {s['cv_slope']:+.3f} +- {s['cv_se']:.3f}")  # fmt: skip
+    return "\n".join(lines)
