@@ -106,3 +106,15 @@ def test_diagnostics_accept_flow_map_densities():
     m1 = first_moment(fm)
     np.testing.assert_allclose(m1, flow.move(first_moment(rho)[None], 0.3)[0], atol=1e-13)
     assert find_clusters(fm, radius=0.5).masses.sum() == pytest.approx(rho.integrate())
+
+
+def test_readout_option_is_checked_and_both_keep_the_mass():
+    rho = mf.DG(mf.SphereMesh.circle(8), 1).interpolate(lambda x: 1.0 + 0.5 * x[:, 0])
+    fm = FlowMapDensity(FlowMap.from_density(rho))
+    for readout in ("fit", "p2"):
+        _, m = fm.refined_measure(2, readout=readout)
+        assert abs(m.sum() - fm.mass) < 1e-13
+    with pytest.raises(ValueError, match="readout"):
+        fm.refined_measure(2, readout="cubic")
+    with pytest.raises(ValueError, match="readout"):
+        fm.project(mf.DG(mf.SphereMesh.circle(4), 0), readout="cubic")

@@ -85,3 +85,82 @@ def test_pack_load_roundtrip():
     s.load(2.0 * y)  # positions are projected back, log J taken as it is
     np.testing.assert_allclose(np.linalg.norm(s.points, axis=-1), 1.0, atol=1e-15)
     assert s.log_jacobian.ravel()[-1] == 1.0
+
+
+def _warp(x):
+    """A smooth non-rigid map of the sphere onto itself (x + 0.3 sin-like shear, renormalised)."""
+    y = x + 0.3 * np.stack([np.sin(2 * x[..., 1]), np.cos(x[..., 0])] + (
+        [np.sin(x[..., 0] + x[..., 1])] if x.shape[-1] == 3 else []), axis=-1)  # fmt: skip
+    return y / np.linalg.norm(y, axis=-1, keepdims=True)
+
+
+def _warped_state(mesh, degree):
+    s = FlowMap.from_density(_density(mesh, degree))
+    s.nodes = _warp(s.nodes)
+    s.points = _warp(s.points)
+    return s
+
+
+def _readout_errors(mesh, degree):
+    """Largest distance of the P2 and the read-out maps to the warped curved map."""
+    from meanfield.sphere.geometry import cell_map
+
+    s = _warped_state(mesh, degree)
+    rng = np.random.default_rng(1)
+    xi = rng.dirichlet(np.ones(mesh.dim), size=40)[:, 1:]
+    exact = _warp(cell_map(mesh, xi)[0])
+    p2 = np.linalg.norm(s.cell_maps(xi)[0] - exact, axis=-1).max()
+    fit = np.linalg.norm(s.readout_maps(xi)[0] - exact, axis=-1).max()
+    return p2, fit
+
+
+@pytest.mark.parametrize(
+    "name,degree,meshes,p2_rate,fit_rate",
+    [
+        ("S1", 1, [mf.SphereMesh.circle(n) for n in (16, 32, 64)], 3, 5),
+        ("S1", 2, [mf.SphereMesh.circle(n) for n in (16, 32, 64)], 3, 5),
+        ("S2", 1, [mf.SphereMesh.icosphere(k) for k in (2, 3, 4)], 3, 4),
+    ],
+)
+def test_readout_map_is_of_higher_order_than_the_quadratic_map(name, degree, meshes, p2_rate,
+                                                               fit_rate):  # fmt: skip
+    # nodes and quadrature points moved by a known smooth map: the read-out map through both
+    # places the points between them to O(h^5) on S^1 (degree 4) and O(h^4) on S^2 (cubic
+    # least squares), the quadratic node map to O(h^3)
+    errs = np.array([_readout_errors(m, degree) for m in meshes])
+    h = np.array([np.sqrt(m.areas.mean()) if m.dim == 3 else m.areas.mean() for m in meshes])
+    rate_p2 = np.polyfit(np.log(h), np.log(errs[:, 0]), 1)[0]
+    rate_fit = np.polyfit(np.log(h), np.log(errs[:, 1]), 1)[0]
+    print(f"{name} p = {degree}: P2 rate {rate_p2:.2f}, read-out rate {rate_fit:.2f}")
+    assert abs(rate_p2 - p2_rate) < 0.4, rate_p2
+    assert rate_fit > fit_rate - 0.4, rate_fit
+    assert np.all(errs[:, 1] < errs[:, 0] / 5)
+
+
+def test_readout_map_falls_back_to_the_quadratic_map():
+    # p = 0 (no extra points) and a split flow map (children are not samples of the flow)
+    s0 = _warped_state(mf.SphereMesh.circle(8), 0)
+    xi = np.array([[0.1], [0.6]])
+    np.testing.assert_array_equal(s0.readout_maps(xi)[0], s0.cell_maps(xi)[0])
+    # p = 2 on S^2: the nodes and the 7 points of the degree-5 rule do not determine a cubic
+    s2 = _warped_state(mf.SphereMesh.icosphere(0), 2)
+    xi2 = np.array([[0.2, 0.3]])
+    np.testing.assert_array_equal(s2.readout_maps(xi2)[0], s2.cell_maps(xi2)[0])
+    s = _warped_state(mf.SphereMesh.circle(8), 1)
+    assert s.unsplit()
+    s.split([0])
+    assert not s.unsplit()
+    np.testing.assert_array_equal(s.readout_maps(xi)[0], s.cell_maps(xi)[0])
+    np.testing.assert_array_equal(s.initial_readout_jacobians(xi), s.cell_maps(xi, initial=True)[1])
+
+
+def test_readout_per_point_matches_the_shared_points():
+    s = _warped_state(mf.SphereMesh.icosphere(1), 1)
+    xi = np.array([[0.2, 0.3], [0.5, 0.1]])
+    M, DM = s.readout_maps(xi)
+    cells = np.array([3, 7])
+    Mp, DMp = s.readout_maps(xi, cells, per_point=True)
+    np.testing.assert_allclose(Mp, M[cells, [0, 1]], atol=1e-15)
+    np.testing.assert_allclose(DMp, DM[cells, [0, 1]], atol=1e-14)
+    J0 = s.initial_readout_jacobians(xi, cells, per_point=True)
+    np.testing.assert_allclose(J0, s.initial_readout_jacobians(xi)[cells, [0, 1]], atol=1e-15)

@@ -14,7 +14,7 @@ import basix
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .._checks import as_int, as_points, as_rng
+from .._checks import as_int, as_points, as_rng, choose
 from ..eulerian.dg import DG, Density, function_values
 from ..sphere.geometry import metric_determinant
 from .state import FlowMap, affine_points, subsimplices
@@ -202,12 +202,19 @@ class FlowMapDensity:
         return st.point_maps(cells, xi)[0]
 
     # ------------------------------------------------------------------ deposit
-    def refined_measure(self, refine: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    def refined_measure(
+        self, refine: int = 3, readout: str = "fit"
+    ) -> tuple[np.ndarray, np.ndarray]:
         r"""A finer quadrature of :math:`\mu_t`: every moved cell cut ``refine`` times by
         midpoint subdivision of its reference cell (:math:`2^r` arcs or :math:`4^r`
         triangles), a rule of degree p + 1 in each piece, at the moved cell map's points,
         weighted by :math:`\rho_0` and the initial area element and scaled so that every cell
         keeps its mass exactly.
+
+        ``readout="fit"`` (default) places the points by the higher-degree map through the
+        nodes and the quadrature points (:meth:`FlowMap.readout_maps`), ``"p2"`` by the
+        quadratic node map; measured on S^1 (beta = 4, t = 6, p = 1 and 2) the quadratic map
+        limits W1 to :math:`O(h^3)` for every p (benchmarks/lagrangian_vs_eulerian.py).
 
         Returns
         -------
@@ -215,10 +222,10 @@ class FlowMapDensity:
         masses : ndarray, shape (P',)
         """
         refine = as_int(refine, "refine", min_value=0)
+        choose(readout, "readout", READOUTS)
         st = self.state
         xi, w = _subdivided_rule(self.dim - 1, self.space.degree + 1, refine)
-        pts, _ = st.cell_maps(xi)
-        _, D0 = st.cell_maps(xi, initial=True)
+        pts, D0 = _maps(st, readout, xi)
         every = np.arange(st.n_cells)
         rho = st.rho0_at(every, st.origin_points(every, xi))
         m = np.maximum(rho, 0.0) * metric_determinant(D0) * w
@@ -233,7 +240,9 @@ class FlowMapDensity:
             mm = np.concatenate([mm, st.masses[lost].ravel()])
         return x, mm
 
-    def deposit_measure(self, space, levels=None) -> tuple[np.ndarray, np.ndarray]:
+    def deposit_measure(
+        self, space, levels=None, readout: str = "fit"
+    ) -> tuple[np.ndarray, np.ndarray]:
         r"""A quadrature of :math:`\mu_t` adapted to the cells of a fixed DG space.
 
         Every moved cell's reference simplex is cut by midpoint subdivision, but only where a
@@ -251,6 +260,8 @@ class FlowMapDensity:
         levels : int, optional
             Most subdivisions (default 24 on S^1, 4 on S^2: 1e-3 of the mass misplaced on
             icosphere(2), measured).
+        readout : {"fit", "p2"}
+            The moved cell map (see :meth:`refined_measure`).
 
         Returns
         -------
@@ -260,13 +271,14 @@ class FlowMapDensity:
         st = self.state
         t = self.dim - 1
         levels = (24 if t == 1 else 4) if levels is None else as_int(levels, "levels", min_value=0)
+        choose(readout, "readout", READOUTS)
         cell = basix.CellType.interval if t == 1 else basix.CellType.triangle
         xq, wq = basix.make_quadrature(cell, self.space.degree + space.degree + 2)
         pc = np.arange(st.n_cells)
         pk = np.broadcast_to(np.vstack([np.zeros(t), np.eye(t)]), (st.n_cells, t + 1, t))
         xs, ms, owners = [], [], []
         for level in range(levels + 1):
-            corners, _ = st.point_maps(np.repeat(pc, t + 1), pk.reshape(-1, t))
+            corners, _ = _maps(st, readout, pk.reshape(-1, t), np.repeat(pc, t + 1), True)
             owner = space.locate(corners)[0].reshape(-1, t + 1)
             final = np.all(owner == owner[:, :1], axis=1) | (level == levels)
             if final.any():
@@ -274,8 +286,7 @@ class FlowMapDensity:
                 xi = affine_points(k, xq)  # (F, nq, t)
                 flat = xi.reshape(-1, t)
                 cq = np.repeat(c, xq.shape[0])
-                x, _ = st.point_maps(cq, flat)
-                _, D0 = st.point_maps(cq, flat, initial=True)
+                x, D0 = _maps(st, readout, flat, cq, True)
                 rho = st.rho0_at(c, st.origin_points(c, xi)).ravel()
                 area = np.abs(np.linalg.det(np.swapaxes(k[:, 1:] - k[:, :1], 1, 2)))
                 m = np.maximum(rho, 0.0) * metric_determinant(D0) * np.outer(area, wq).ravel()
@@ -296,7 +307,7 @@ class FlowMapDensity:
             m = np.concatenate([m, st.masses[lost].ravel()])
         return x, m
 
-    def project(self, space, levels=None, limit: bool = True) -> Density:
+    def project(self, space, levels=None, limit: bool = True, readout: str = "fit") -> Density:
         r"""Mass-conservative deposit on a DG space: the :math:`L^2` projection of the measure.
 
         Coefficients :math:`c_K = M_K^{-1} b_K` with :math:`b_{K,i} = \sum_r m_r \phi_i(x_r)`
@@ -312,6 +323,8 @@ class FlowMapDensity:
             Most subdivisions of the pieces that straddle cells of ``space``
             (see :meth:`deposit_measure`).
         limit : bool
+        readout : {"fit", "p2"}
+            The moved cell map (see :meth:`refined_measure`).
 
         Returns
         -------
@@ -321,7 +334,7 @@ class FlowMapDensity:
             raise ValueError(f"space must be a meanfield.DG, got {type(space).__name__}")
         if space.dim != self.dim:
             raise ValueError(f"space must lie in R^{self.dim}, got a mesh in R^{space.dim}")
-        x, m = self.deposit_measure(space, levels)
+        x, m = self.deposit_measure(space, levels, readout)
         cells, xi = space.locate(x / np.linalg.norm(x, axis=1, keepdims=True))
         phi = space.tabulate(xi)
         b = np.zeros((space.mesh.n_cells, space.n_basis))
@@ -334,6 +347,21 @@ class FlowMapDensity:
             f"FlowMapDensity(t={self.time:g}, {self.n_cells} cells, mass={self.mass:.6g}, "
             f"{self.space!r})"
         )
+
+
+#: Moved cell maps of the read-outs: "fit" through nodes and quadrature points
+#: (:meth:`FlowMap.readout_maps`), "p2" the quadratic node map.
+READOUTS = ("fit", "p2")
+
+
+def _maps(st: FlowMap, readout: str, xi, cells=None, per_point: bool = False):
+    """Moved points and the initial map's Jacobians of a read-out (see :data:`READOUTS`)."""
+    if readout == "fit":
+        x, _ = st.readout_maps(xi, cells, per_point)
+        return x, st.initial_readout_jacobians(xi, cells, per_point)
+    if per_point:
+        return st.point_maps(cells, xi)[0], st.point_maps(cells, xi, initial=True)[1]
+    return st.cell_maps(xi, cells=cells)[0], st.cell_maps(xi, initial=True, cells=cells)[1]
 
 
 def _subdivided_rule(t: int, degree: int, refine: int) -> tuple[np.ndarray, np.ndarray]:

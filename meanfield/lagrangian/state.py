@@ -29,7 +29,7 @@ import numpy as np
 
 from ..sphere.geometry import metric_determinant, reference_cell, reference_vertices
 
-__all__ = ["FlowMap", "affine_points", "node_map", "p2_element", "subsimplices"]
+__all__ = ["FlowMap", "affine_points", "node_map", "p2_element", "readout_basis", "subsimplices"]
 
 #: Moved cells whose nodes all lie within this distance of each other have collapsed to a
 #: point (their shape is round-off): they count as undistorted.
@@ -68,6 +68,59 @@ def node_map(X: np.ndarray, tab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     MDF = np.einsum("cmd,cmdt->cmt", M, DF)
     DM = (DF - M[..., None] * MDF[:, :, None, :]) / r[..., None, None]
     return M, DM
+
+
+def readout_basis(tdim: int, quadrature_points: np.ndarray):
+    r"""The read-out map's data points, degree and least-squares fit (see
+    :meth:`FlowMap.readout_maps`).
+
+    The data are the P2 nodes and the quadrature points of a cell (duplicates dropped); the
+    degree k is the largest for which they determine :math:`P_k` (interpolation on
+    :math:`S^1`, least squares on :math:`S^2`): k = 4 on :math:`S^1` for p = 1, 2; on
+    :math:`S^2` k = 3 for p = 1 (6 nodes + 6 points) but k = 2 for p = 2 (the 7 points of the
+    degree-5 rule and the nodes leave a cubic vanishing on all 13).
+
+    Parameters
+    ----------
+    tdim : int
+        1 or 2.
+    quadrature_points : ndarray, shape (nq, t)
+        Reference quadrature points of the density's rule.
+
+    Returns
+    -------
+    keep : ndarray of bool, shape (nq,)
+        Quadrature points used (those not on a node).
+    element : basix element
+        Lagrange element of degree k (its basis spans :math:`P_k`).
+    fit : ndarray, shape (dim P_k, ns)
+        Pseudo-inverse of the basis at the data points: coefficients of the fit from the
+        ns data values (nodes first, then the kept quadrature points).
+    """
+    nodes = p2_element(tdim).points
+    dist = np.linalg.norm(quadrature_points[:, None] - nodes[None], axis=-1).min(axis=1)
+    keep = dist > 1e-12
+    data = np.vstack([nodes, quadrature_points[keep]])
+    cell = basix.CellType.interval if tdim == 1 else basix.CellType.triangle
+    best = None
+    k = 2
+    while _dim_p(tdim, k) <= data.shape[0]:
+        element = basix.create_element(
+            basix.ElementFamily.P, cell, k, basix.LagrangeVariant.equispaced
+        )
+        V = _tabulate(element, data)[0]
+        sv = np.linalg.svd(V, compute_uv=False)
+        if sv[-1] < 1e-8 * sv[0]:
+            # the data do not determine P_k (on S^2 the 6 nodes and the 7 points of the
+            # degree-5 rule leave a cubic that vanishes on all 13): keep the degree below
+            break
+        best = (element, np.linalg.pinv(V))
+        k += 1
+    return keep, best[0], best[1]
+
+
+def _dim_p(t: int, k: int) -> int:
+    return k + 1 if t == 1 else (k + 1) * (k + 2) // 2
 
 
 def _tabulate(element, xi: np.ndarray) -> np.ndarray:
@@ -225,6 +278,75 @@ class FlowMap:
         DF = np.einsum("tmn,mnd->mdt", tab[1:], X)
         MDF = np.einsum("md,mdt->mt", M, DF)
         return M, (DF - M[:, :, None] * MDF[:, None, :]) / r[:, None, None]
+
+    def unsplit(self) -> bool:
+        """Whether every cell is a whole cell of the initial mesh (no :meth:`split` yet)."""
+        return self.n_cells == self.space.mesh.n_cells and bool(
+            np.all(self.origin == np.arange(self.n_cells))
+        )
+
+    def readout_maps(self, xi: np.ndarray, cells=None, per_point: bool = False):
+        r"""Moved cell maps of higher degree through the nodes *and* the quadrature points.
+
+        The quadratic map :math:`M_t` places every point between the nodes to
+        :math:`O(h^3)`, whatever the density's degree, although the quadrature points
+        themselves move to the accuracy of the characteristics. The read-out map fits
+        :math:`\Phi_t\circ G` (G the mesh's curved cell map, which the nodes and the
+        quadrature points sample at t = 0) by a polynomial of degree k through the P2 nodes
+        and the quadrature points (:func:`readout_basis`): k = 4 on :math:`S^1` for p = 1, 2
+        (interpolation, error :math:`O(h^5)`), k = 3 on :math:`S^2` for p = 1 (least
+        squares, :math:`O(h^4)`); p = 0, and p = 2 on :math:`S^2`, keep the P2 map. Only for
+        an unsplit flow map (split children's points are the parent's P2 map, not samples of
+        :math:`\Phi_t\circ G`): otherwise, and for k = 2, this is :meth:`cell_maps` /
+        :meth:`point_maps`.
+
+        Parameters
+        ----------
+        xi : ndarray, shape (m, t)
+            Reference points, shared by all ``cells`` (or one per cell with ``per_point``).
+        cells : ndarray of int, optional
+            Default all cells (not with ``per_point``).
+        per_point : bool
+            ``cells`` (m,) and ``xi`` (m, t) pair up one to one.
+
+        Returns
+        -------
+        M : ndarray, shape (c, m, d), or (m, d) with ``per_point``
+        DM : ndarray, shape (c, m, d, t), or (m, d, t) with ``per_point``
+        """
+        keep, element, fit = readout_basis(self.tdim, self.space.quadrature.reference_points)
+        if element.degree <= 2 or not self.unsplit():
+            if per_point:
+                return self.point_maps(cells, xi)
+            return self.cell_maps(xi, cells=cells)
+        idx = np.arange(self.n_cells) if cells is None else np.asarray(cells)
+        Y = np.concatenate([self.nodes[self.node_index[idx]], self.points[idx][:, keep]], axis=1)
+        tab = np.einsum("tmb,bs->tms", _tabulate(element, xi), fit)  # (1+t, m, ns)
+        if not per_point:
+            return node_map(Y, tab)
+        F = np.einsum("ms,msd->md", tab[0], Y)
+        r = np.linalg.norm(F, axis=1)
+        M = F / r[:, None]
+        DF = np.einsum("tms,msd->mdt", tab[1:], Y)
+        MDF = np.einsum("md,mdt->mt", M, DF)
+        return M, (DF - M[:, :, None] * MDF[:, None, :]) / r[:, None, None]
+
+    def initial_readout_jacobians(self, xi: np.ndarray, cells=None, per_point: bool = False):
+        r"""Jacobians of the initial map that :meth:`readout_maps` continues: the mesh's
+        curved map G for an unsplit flow map of degree k > 2, else the initial P2 map.
+
+        Shapes as the second output of :meth:`readout_maps`.
+        """
+        keep, element, _ = readout_basis(self.tdim, self.space.quadrature.reference_points)
+        if element.degree <= 2 or not self.unsplit():
+            if per_point:
+                return self.point_maps(cells, xi, initial=True)[1]
+            return self.cell_maps(xi, initial=True, cells=cells)[1]
+        idx = np.arange(self.n_cells) if cells is None else np.asarray(cells)
+        vertices = self._origin_vertices(idx)
+        if per_point:
+            return _curved_map_per_cell(vertices, xi[:, None, :])[1][:, 0]
+        return _curved_map_per_cell(vertices, np.broadcast_to(xi, (idx.size,) + xi.shape))[1]
 
     def geometric_log_jacobian(self, xi=None) -> np.ndarray:
         r""":math:`\log(|DM_t|/|DM_0|)` at reference points (default the quadrature points).
