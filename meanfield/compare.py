@@ -13,7 +13,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy.spatial import cKDTree
 
 from ._checks import as_int, as_points, as_real_array, as_scalar
-from .eulerian.zonal import is_zonal, polar_cdf
+from .eulerian.zonal import is_zonal, polar_breakpoints, polar_cdf
 
 __all__ = [
     "polar_wasserstein",
@@ -202,7 +202,7 @@ def polar_wasserstein(a, b, samples: int = 8) -> float:
     la, lb = _polar_law(a, "a"), _polar_law(b, "b")
     cuts = [np.array([0.0, np.pi])]
     for law in (la, lb):
-        cuts.append(law[0].space.mesh.breakpoints if law[0] is not None else law[1])
+        cuts.append(polar_breakpoints(law[0]) if law[0] is not None else law[1])
     edges = np.unique(np.clip(np.concatenate(cuts), 0.0, np.pi))
     lo, hi = edges[:-1], edges[1:]
 

@@ -440,17 +440,13 @@ def _eulerian(model, rho0, t, method, field, progress, cfl=DEFAULT_CFL, dt_max=N
 def _lagrangian(model, rho0, t, method, field, progress, dt=None, dt_max=None, tol=1e-8,
                 split=None, moments="auto"):  # fmt: skip
     """Flow map: quadrature points and cell nodes moved along characteristics, log J from the
-    field's divergence (or the moved cells' geometry for a prescribed velocity)."""
+    field's divergence (or the moved cells' geometry for a prescribed velocity). On a zonal
+    mesh the points are polar angles moving with the zonal field, and log J is the stretch of
+    the polar angle (:mod:`meanfield.lagrangian.zonal`)."""
     from .field.moments import MOMENT_EVALUATORS
     from .lagrangian import default_step, solve_lagrangian
+    from .lagrangian.solver import ZONAL_FIELDS
 
-    if rho0.space.mesh.kind == "zonal":
-        # its quadrature points stand for rings of S^{d-1}: moving them needs the zonal velocity
-        # in the polar angle and a 1-D Jacobian, which this scheme does not build yet
-        raise ValueError(
-            "scheme 'lagrangian' does not run on a zonal mesh yet (its points stand for rings of "
-            "S^{d-1}); use scheme='eulerian' there"
-        )
     choose(method, "method", LAGRANGIAN_METHODS)
     tol = as_scalar(tol, "tol", min_value=0, strict=True)
     if dt is not None:
@@ -459,13 +455,17 @@ def _lagrangian(model, rho0, t, method, field, progress, dt=None, dt_max=None, t
         dt_max = as_scalar(dt_max, "dt_max", min_value=0, strict=True)
     if split is not None:
         split = as_scalar(split, "split", min_value=0.0, strict=True)
+    zonal = rho0.space.mesh.kind == "zonal"
+    if zonal and split is not None:
+        raise ValueError("split is not available on a zonal mesh (its cells are not split)")
     if isinstance(model, Attention):
         if model.dim is not None and model.dim != rho0.space.dim:
             raise ValueError(
                 f"model acts in dimension d = {model.dim} but the mesh lies in R^{rho0.space.dim}"
             )
-        choose(field, "field", EVALUATORS)
-        choose(moments, "moments", MOMENT_EVALUATORS)
+        # a zonal mesh has one field, the closed form of meanfield.field.zonal
+        choose(field, "field", ZONAL_FIELDS if zonal else EVALUATORS)
+        choose(moments, "moments", ZONAL_FIELDS if zonal else MOMENT_EVALUATORS)
         if dt is None:
             dt = default_step(model, rho0.space.dim, tol)
     elif not callable(model):

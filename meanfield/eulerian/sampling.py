@@ -26,7 +26,7 @@ import numpy as np
 from .._checks import as_int, as_rng
 from ..sphere.geometry import curved_map, metric_determinant
 
-__all__ = ["sample_density", "sample_zonal", "sample_polar_angles"]
+__all__ = ["ring_tokens", "sample_density", "sample_zonal", "sample_polar_angles"]
 
 
 def _barycentric(xi: np.ndarray) -> np.ndarray:
@@ -170,7 +170,20 @@ def sample_zonal(density, n, rng=None) -> np.ndarray:
     """
     rng = as_rng(rng)
     theta = sample_polar_angles(density, n, rng)
-    d = density.space.dim
+    return ring_tokens(theta, density.space.dim, rng)
+
+
+def ring_tokens(theta, d: int, rng=None) -> np.ndarray:
+    r"""Points :math:`x = \cos\theta\, e_d + \sin\theta\, (u, 0)` of the rings of polar angles
+    ``theta`` (n,), u uniform on :math:`S^{d-2}` drawn from ``rng`` (d = 2: a random sign).
+
+    Returns
+    -------
+    ndarray, shape (n, d)
+        Unit vectors.
+    """
+    rng = as_rng(rng)
+    theta = np.asarray(theta, dtype=float)
     u = rng.standard_normal((theta.size, d - 1))
     u /= np.linalg.norm(u, axis=1, keepdims=True)
     x = np.empty((theta.size, d))

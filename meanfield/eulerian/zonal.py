@@ -27,6 +27,7 @@ from .._checks import as_real_array, as_scalar
 __all__ = [
     "ZonalClusters",
     "is_zonal",
+    "polar_breakpoints",
     "polar_cdf",
     "zonal_clusters",
     "zonal_energy",
@@ -50,7 +51,8 @@ def polar_cdf(density, theta) -> np.ndarray:
     Parameters
     ----------
     density : Density
-        On a zonal mesh.
+        On a zonal mesh (or a zonal flow-map density, which answers by its own
+        ``polar_cdf``).
     theta : array_like, shape (m,)
         Polar angles in :math:`[0, \pi]`.
 
@@ -58,6 +60,9 @@ def polar_cdf(density, theta) -> np.ndarray:
     -------
     ndarray, shape (m,)
     """
+    own = getattr(density, "polar_cdf", None)
+    if own is not None:  # a flow-map density: the pushed-forward law of its initial density
+        return own(theta)
     space = density.space
     mesh = space.mesh
     theta = np.clip(as_real_array(theta, "theta", ndim=1), 0.0, np.pi)
@@ -73,6 +78,13 @@ def polar_cdf(density, theta) -> np.ndarray:
     g = np.einsum("mki,mi->mk", phi, density.coefficients[cells])
     inner = (g @ (0.5 * w)) * xi * mesh.areas[cells]
     return before[cells] + inner
+
+
+def polar_breakpoints(density) -> np.ndarray:
+    """Polar angles between which :func:`polar_cdf` is smooth: the mesh's breakpoints, or a
+    flow-map density's moved ones, shape (n_cells + 1,)."""
+    own = getattr(density, "polar_breakpoints", None)
+    return own() if own is not None else np.asarray(density.space.mesh.breakpoints)
 
 
 def zonal_moments(density) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +163,10 @@ def zonal_clusters(density, level: float = 4.0, min_mass: float = 0.01) -> Zonal
     min_mass = as_scalar(min_mass, "min_mass", min_value=0.0)
     space = density.space
     mesh = space.mesh
-    mass = np.sum(space.mean_rows * density.coefficients, axis=1) * space.areas
+    if hasattr(density, "coefficients"):
+        mass = np.sum(space.mean_rows * density.coefficients, axis=1) * space.areas
+    else:  # a flow-map density: its mass in each cell of the fixed mesh, from its law
+        mass = np.diff(polar_cdf(density, mesh.breakpoints))
     total = mass.sum()
     if not total > 0:
         raise ValueError(f"the density must have positive mass, got {total}")

@@ -143,7 +143,7 @@ class FlowMapDensity:
         the smallest residual, its :math:`\xi` clipped to the simplex).
         """
         x = as_points(points, "points", d=self.dim)
-        t = self.dim - 1
+        t = self.state.tdim
         centre = np.full((1, t), 1.0 / (t + 1))
         if self._tree is None:
             c, _ = self.state.cell_maps(centre)
@@ -224,7 +224,7 @@ class FlowMapDensity:
         refine = as_int(refine, "refine", min_value=0)
         choose(readout, "readout", READOUTS)
         st = self.state
-        xi, w = _subdivided_rule(self.dim - 1, self.space.degree + 1, refine)
+        xi, w = _subdivided_rule(self.state.tdim, self.space.degree + 1, refine)
         pts, D0 = _maps(st, readout, xi)
         every = np.arange(st.n_cells)
         rho = st.rho0_at(every, st.origin_points(every, xi))
@@ -269,7 +269,7 @@ class FlowMapDensity:
         masses : ndarray, shape (P',)
         """
         st = self.state
-        t = self.dim - 1
+        t = self.state.tdim
         levels = (24 if t == 1 else 4) if levels is None else as_int(levels, "levels", min_value=0)
         choose(readout, "readout", READOUTS)
         cell = basix.CellType.interval if t == 1 else basix.CellType.triangle
@@ -334,13 +334,19 @@ class FlowMapDensity:
             raise ValueError(f"space must be a meanfield.DG, got {type(space).__name__}")
         if space.dim != self.dim:
             raise ValueError(f"space must lie in R^{self.dim}, got a mesh in R^{space.dim}")
-        x, m = self.deposit_measure(space, levels, readout)
-        cells, xi = space.locate(x / np.linalg.norm(x, axis=1, keepdims=True))
+        cells, xi, m = self._deposit_points(space, levels, readout)
         phi = space.tabulate(xi)
         b = np.zeros((space.mesh.n_cells, space.n_basis))
         np.add.at(b, cells, m[:, None] * phi)
         rho = Density(space, np.einsum("kij,kj->ki", space.mass_inverse, b))
         return rho.limit() if limit else rho
+
+    def _deposit_points(self, space, levels, readout="fit"):
+        """Cells (P',) and reference coordinates (P', t) in ``space`` of the deposit points,
+        and their masses (P',) (see :meth:`deposit_measure`)."""
+        x, m = self.deposit_measure(space, levels, readout)
+        cells, xi = space.locate(x / np.linalg.norm(x, axis=1, keepdims=True))
+        return cells, xi, m
 
     def __repr__(self) -> str:
         return (

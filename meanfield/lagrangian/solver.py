@@ -24,11 +24,21 @@ import numpy as np
 from ..field.kernels import normalize, tangent
 from ..field.moments import MOMENT_EVALUATORS, divergence
 from ..field.registry import EVALUATORS
+from ..field.zonal import ZonalFlow
 from ..schemes import SCHEMES, Problem, Stats
+from ..sphere.zonal import meridian, meridian_tangent
 from .density import FlowMapDensity
 from .state import FlowMap
+from .zonal import ZonalFlowMap, ZonalFlowMapDensity
 
-__all__ = ["DISTORTED", "FlowStats", "default_step", "flow_rhs", "solve_lagrangian"]
+__all__ = [
+    "DISTORTED",
+    "FlowStats",
+    "default_step",
+    "flow_rhs",
+    "solve_lagrangian",
+    "zonal_flow_rhs",
+]
 
 
 def flow_rhs(state: FlowMap, model, field: str = "auto", moments: str = "auto", **options):
@@ -55,6 +65,8 @@ def flow_rhs(state: FlowMap, model, field: str = "auto", moments: str = "auto", 
     callable
         The speed is the largest :math:`|X|` over all moving points.
     """
+    if isinstance(state, ZonalFlowMap):
+        return zonal_flow_rhs(state, model, field, moments, **options)
     masses = state.masses.ravel()
     P = masses.size
     d = state.dim
@@ -80,15 +92,7 @@ def flow_rhs(state: FlowMap, model, field: str = "auto", moments: str = "auto", 
         out = np.empty_like(y)
         if prescribed:
             allx = np.concatenate([x, nd])
-            u = np.asarray(model(t, allx), dtype=float)
-            if u.shape != allx.shape:
-                raise ValueError(
-                    f"velocity must return shape {allx.shape} for points of shape {allx.shape}, "
-                    f"got {u.shape}"
-                )
-            if not np.all(np.isfinite(u)):
-                raise ValueError(f"velocity returned NaN or inf at time t = {t:g}")
-            v = tangent(allx, u)
+            v = tangent(allx, prescribed_velocity(model, t, allx))
             out[: v.size] = v.ravel()
             out[v.size :] = 0.0
         else:
@@ -111,6 +115,79 @@ def flow_rhs(state: FlowMap, model, field: str = "auto", moments: str = "auto", 
     return rhs
 
 
+def prescribed_velocity(velocity, t: float, x: np.ndarray) -> np.ndarray:
+    """``velocity(t, x)`` for points x (m, d), checked: shape (m, d), finite."""
+    u = np.asarray(velocity(t, x), dtype=float)
+    if u.shape != x.shape:
+        raise ValueError(
+            f"velocity must return shape {x.shape} for points of shape {x.shape}, got {u.shape}"
+        )
+    if not np.all(np.isfinite(u)):
+        raise ValueError(f"velocity returned NaN or inf at time t = {t:g}")
+    return u
+
+
+#: Evaluators the zonal flow map accepts (its field is the closed form of field/zonal.py).
+ZONAL_FIELDS = ("auto", "direct")
+
+
+def zonal_flow_rhs(state: ZonalFlowMap, model, field: str = "auto", moments: str = "auto",
+                   **options):  # fmt: skip
+    r"""Right-hand side of the zonal flow-map ODE on ``state.pack()`` (polar angles).
+
+    :math:`\dot\theta = u(\theta)` at the points and nodes, :math:`\frac{d}{dt}\log J_q =
+    \partial_\theta u(\theta_q)` at the points (:class:`meanfield.field.zonal.ZonalFlow`, the
+    measure :math:`\sum_q m_q\delta_{\theta_q}` of rings). A prescribed ``velocity(t, x)`` is
+    called at the meridian points and its component along :math:`dx/d\theta` taken (log J
+    then comes from the moved cells). The speed is the largest :math:`|\dot\theta|`.
+
+    Parameters
+    ----------
+    state : ZonalFlowMap
+    model : Attention or callable
+    field, moments : {"auto", "direct"}
+        The closed-form zonal field is the only evaluator; others are refused.
+    **options
+        None accepted (a ValueError names them).
+    """
+    for name, value in (("field", field), ("moments", moments)):
+        if value not in ZONAL_FIELDS:
+            raise ValueError(
+                f"{name} must be 'auto' or 'direct' on a zonal mesh (the closed-form zonal "
+                f"field of Bessel functions), got {value!r}"
+            )
+    if options:
+        raise ValueError(
+            f"options {sorted(options)} are not understood on a zonal mesh (the closed-form "
+            "zonal field takes none)"
+        )
+    d = state.dim
+    masses = state.masses.ravel()
+    P = masses.size
+    prescribed = not hasattr(model, "interaction")
+    if prescribed and not callable(model):
+        raise ValueError(
+            "model must be a meanfield.Attention or a callable velocity(t, points (m, d)) "
+            f"-> (m, d), got {type(model).__name__}"
+        )
+    flow = None if prescribed else ZonalFlow(model, d)
+
+    def rhs(t, y):
+        pts, nodes, _ = state.unpack(y)
+        theta = np.clip(np.concatenate([pts, nodes]), 0.0, np.pi)
+        out = np.empty_like(y)
+        if prescribed:
+            u = prescribed_velocity(model, t, meridian(theta, d))
+            v = np.einsum("md,md->m", u, meridian_tangent(theta, d))
+            out[: v.size], out[v.size :] = v, 0.0
+        else:
+            v, dv = flow(theta, theta[:P], masses, jacobian=P)
+            out[: v.size], out[v.size :] = v, dv
+        return out, float(np.abs(v).max()) if v.size else 0.0
+
+    return rhs
+
+
 def default_step(model, d: int, tol: float) -> float:
     r"""RK4 step from a tolerance: :math:`\Delta t = \min(0.05,\ 10\,\mathrm{tol}^{1/4} / L)`.
 
@@ -120,12 +197,20 @@ def default_step(model, d: int, tol: float) -> float:
     global error per unit time is about :math:`L(L\Delta t)^4 \approx` tol. ``tol = 1e-8``
     gives the tokens' default step :math:`0.1/L`.
     """
-    a = float(np.linalg.norm(model.interaction(d), 2))
-    v = float(np.linalg.norm(model.value(d), 2))
+    a, v = _norm2(model.interaction(d)), _norm2(model.value(d))
     rate = max(v, 1e-300) * (1.0 + a)
     if not model.normalized:
         rate *= np.exp(min(a, 700.0))
     return min(0.05, 10.0 * tol**0.25 / rate)
+
+
+def _norm2(m: np.ndarray) -> float:
+    """Spectral norm; a diagonal matrix (the zonal models, d up to 1024) without an SVD."""
+    m = np.asarray(m, dtype=float)
+    diag = np.diagonal(m)
+    if np.count_nonzero(m) == np.count_nonzero(diag):
+        return float(np.abs(diag).max())
+    return float(np.linalg.norm(m, 2))
 
 
 @dataclass
@@ -181,7 +266,10 @@ def _project(state: FlowMap):
 
 
 def project_positions(state: FlowMap):
-    """``project(y)``: positions of a state vector back on the sphere (log J untouched)."""
+    """``project(y)``: positions of a state vector back on the sphere (log J untouched; a
+    zonal flow map's angles back in [0, pi])."""
+    if isinstance(state, ZonalFlowMap):
+        return state.position_projector()
     n = (state.masses.size + state.nodes.shape[0]) * state.dim
 
     def project(y):
@@ -231,7 +319,12 @@ def solve_lagrangian(model, rho0, t_eval, method="rk4", dt=None, field="auto", s
     densities : list of FlowMapDensity
     stats : FlowStats
     """
-    state = FlowMap.from_density(rho0) if state is None else state.copy()
+    if state is None:
+        zonal = rho0.space.mesh.kind == "zonal"
+        state = (ZonalFlowMap if zonal else FlowMap).from_density(rho0)
+    else:
+        state = state.copy()
+    snapshot = ZonalFlowMapDensity if isinstance(state, ZonalFlowMap) else FlowMapDensity
     prescribed = not hasattr(model, "interaction")
     scheme = SCHEMES[method]
     if dt is None:
@@ -249,7 +342,7 @@ def solve_lagrangian(model, rho0, t_eval, method="rk4", dt=None, field="auto", s
         stretch.append(float(state.stretch().max()))
         dist_mass.append(float(m[dist > stats.threshold].sum() / m.sum()))
         cells.append(state.n_cells)
-        out.append(FlowMapDensity(state, time))
+        out.append(snapshot(state, time))
 
     record(float(t_eval[0]))
     for t0, t1 in zip(t_eval[:-1], t_eval[1:], strict=True):

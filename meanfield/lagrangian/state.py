@@ -193,7 +193,7 @@ class FlowMap:
         """
         space = rho0.space
         mesh = space.mesh
-        t = mesh.dim - 1
+        t = mesh.tdim
         values = rho0.quadrature_values()
         masses = space.quadrature.weights * values
         if masses.min() < 0:
@@ -201,7 +201,7 @@ class FlowMap:
                 "rho0 must be non-negative at its quadrature points for the Lagrangian scheme, "
                 f"got a mass of {masses.min():.3g}; use rho0.limit() first"
             )
-        nodes0, node_index = _initial_nodes(mesh)
+        points, nodes0, node_index = cls.initial_positions(space)
         n = mesh.n_cells
         corners = np.broadcast_to(reference_vertices(t), (n, t + 1, t)).copy()
         return cls(
@@ -212,16 +212,23 @@ class FlowMap:
             node_index=node_index,
             nodes0=nodes0,
             nodes=nodes0.copy(),
-            points=np.array(space.quadrature.points, dtype=float),
+            points=points,
             masses=masses,
             rho0_values=values,
             log_jacobian=np.zeros_like(masses),
         )
 
+    @staticmethod
+    def initial_positions(space) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Quadrature points (c, nq, d), unique P2 nodes (N, d) and every cell's nodes (c, nn)
+        of the identity map of a DG space."""
+        nodes0, node_index = _initial_nodes(space.mesh)
+        return np.array(space.quadrature.points, dtype=float), nodes0, node_index
+
     def copy(self) -> FlowMap:
-        """An independent copy (arrays copied)."""
-        return FlowMap(**{k: (v.copy() if isinstance(v, np.ndarray) else v)
-                          for k, v in self.__dict__.items()})  # fmt: skip
+        """An independent copy (arrays copied), of the same class."""
+        return type(self)(**{k: (v.copy() if isinstance(v, np.ndarray) else v)
+                             for k, v in self.__dict__.items()})  # fmt: skip
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -230,7 +237,8 @@ class FlowMap:
 
     @property
     def tdim(self) -> int:
-        return self.space.dim - 1
+        """Dimension of the cells (1 on S^1 and on a zonal mesh, 2 on S^2)."""
+        return self.space.tdim
 
     @property
     def n_cells(self) -> int:

@@ -238,7 +238,11 @@ class ZonalMesh(SphereMesh):
 
     def locate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cell (m,) and reference coordinate (m, 1) of the polar angle of points (m, d)."""
-        theta = polar_angle(points)
+        return self.locate_angles(polar_angle(points))
+
+    def locate_angles(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cell (m,) and reference coordinate (m, 1) of polar angles ``theta`` (m,)."""
+        theta = np.asarray(theta, dtype=float)
         cells = np.clip(np.searchsorted(self.breakpoints, theta, side="right") - 1, 0,
                         self.n_cells - 1)  # fmt: skip
         xi = (theta - self.breakpoints[cells]) / self.areas[cells]

@@ -46,6 +46,7 @@ __all__ = [
     "zonal_mean_field_setup",
     "zonal_mean_field_table",
     "zonal_token_run",
+    "zonal_schemes",
 ]
 
 #: Dimensions of the zonal growth table of issue 15.
@@ -71,8 +72,9 @@ def growth_breakpoints(d: int, cells: int) -> np.ndarray | int:
 
 
 def measure_zonal_growth(
-    d, beta, ell, normalized=True, cells=32, degree=2, steps=20, ell_max=5, diffusion=0.0
-) -> dict:
+    d, beta, ell, normalized=True, cells=32, degree=2, steps=20, ell_max=5, diffusion=0.0,
+    scheme="eulerian",
+) -> dict:  # fmt: skip
     r"""Measured and predicted growth rate of the Gegenbauer mode of degree ``ell``.
 
     Parameters
@@ -98,6 +100,9 @@ def measure_zonal_growth(
         ``growth_rate(..., diffusion=D)``, negative above the critical noise; the step is also
         capped at a fifth of :math:`1/\max(\gamma_0, \ell(\ell+d-2)D)` (:math:`\gamma_0` the
         noiseless rate), so that both the transport and the diffusion rate are resolved.
+    scheme : {"eulerian", "lagrangian"}
+        Density scheme (:data:`meanfield.solve.DENSITY_SCHEMES`); the Lagrangian flow map
+        (RK4 at the same step, ``dt``) has no diffusion.
 
     Returns
     -------
@@ -126,7 +131,8 @@ def measure_zonal_growth(
     moments = []
     for sign in (1.0, -1.0):
         rho0 = space.interpolate(lambda x, sign=sign: 1.0 + sign * eps * mode(x))
-        sol = solve_density(model, rho0, [0.0, T], dt_max=dt_max, diffusion=D)
+        step = {"dt": dt_max} if scheme == "lagrangian" else {"dt_max": dt_max}
+        sol = solve_density(model, rho0, [0.0, T], scheme=scheme, diffusion=D, **step)
         moments.append(np.array([r.integrate(mode) for r in sol.densities]))
     odd = 0.5 * (moments[0] - moments[1])
     measured = float(np.log(odd[1] / odd[0]) / T)
@@ -136,6 +142,7 @@ def measure_zonal_growth(
         "beta": float(beta),
         "ell": ell,
         "model": "SA" if normalized else "USA",
+        "scheme": scheme,
         "theory": gamma,
         "measured": measured,
         "rel_error": measured / gamma - 1.0,
@@ -176,8 +183,10 @@ def zonal_growth_table(rows) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m meanfield.studies.zonal
-    table = zonal_growth_study()
+if __name__ == "__main__":  # python -m meanfield.studies.zonal [lagrangian]
+    import sys
+
+    table = zonal_growth_study(scheme=sys.argv[1] if len(sys.argv) > 1 else "eulerian")
     print(zonal_growth_table(table))
     ok = [r for r in table if r["resolvable"]]
     worst = max(abs(r["rel_error"]) for r in ok)
@@ -198,14 +207,15 @@ def comparison_density(d: int, surface: bool):
 
 def zonal_vs_mesh(
     d=3, zonal_cells=(8, 16, 32, 64), meshes=(2, 3, 4), beta=4.0, times=(1.0, 2.0, 4.0),
-    degree=1, normalized=True,
+    degree=1, normalized=True, scheme="eulerian", mesh_scheme="eulerian",
 ) -> list[dict]:  # fmt: skip
     r"""Distance between the zonal solver and the S^2 (d = 3) or circle (d = 2) solver.
 
     Both start from :func:`comparison_density` and run SA (or USA) to ``times``; the distance
     is the exact :math:`W_1` of the laws of :math:`s = x_d`
     (:func:`meanfield.compare.polar_wasserstein`). ``meshes`` are icosphere levels (d = 3) or
-    circle cell counts (d = 2).
+    circle cell counts (d = 2). ``scheme`` and ``mesh_scheme`` are the density schemes of the
+    zonal and of the full-mesh solve ("eulerian" or "lagrangian").
 
     Returns
     -------
@@ -221,11 +231,12 @@ def zonal_vs_mesh(
     zonal = {}
     for n in zonal_cells:
         rho0 = DG(SphereMesh.zonal(d, n), degree).interpolate(comparison_density(d, False))
-        zonal[n] = solve_density(model, rho0, t)
+        zonal[n] = solve_density(model, rho0, t, scheme=scheme)
     rows = []
     for m in meshes:
         mesh = SphereMesh.icosphere(m) if d == 3 else SphereMesh.circle(m)
-        full = solve_density(model, DG(mesh, degree).interpolate(comparison_density(d, True)), t)
+        rho_mesh = DG(mesh, degree).interpolate(comparison_density(d, True))
+        full = solve_density(model, rho_mesh, t, scheme=mesh_scheme)
         for n, z in zonal.items():
             for k, time_k in enumerate(times, start=1):
                 rows.append({
@@ -247,6 +258,44 @@ def comparison_table(rows) -> str:
                        (m, n, t)) for t in times]  # fmt: skip
             lines.append(f"{m:>6} {n:>6} " + " ".join(f"{x:9.2e}" for x in ds))
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ the two density schemes
+def zonal_schemes(
+    d=8, cells=(8, 16, 32, 64), beta=4.0, times=(1.0, 2.0), degree=1, normalized=True,
+) -> list[dict]:  # fmt: skip
+    r"""The Lagrangian against the Eulerian density on the same zonal meshes.
+
+    Both start from :func:`comparison_density` (two caps and a band) on
+    ``SphereMesh.zonal(d, n)``; at each time the rows give the exact :math:`W_1` of the laws
+    of s between them and the :math:`L^1` distance of their cell masses on the mesh, the
+    Lagrangian density deposited on the Eulerian space (:meth:`FlowMapDensity.project`):
+    :math:`\sum_K |\bar g^L_K - \bar g^E_K|\,\Delta\theta_K`.
+
+    Returns
+    -------
+    list of dict
+        ``d, cells, t, w1, l1_cell_means, mass_error`` (largest over both schemes and times).
+    """
+    from ..compare import polar_wasserstein
+
+    model = Attention(beta, normalized=normalized)
+    t = [0.0, *times]
+    rows = []
+    for n in cells:
+        space = DG(SphereMesh.zonal(d, n), degree)
+        rho0 = space.interpolate(comparison_density(d, False))
+        eul = solve_density(model, rho0, t)
+        lag = solve_density(model, rho0, t, scheme="lagrangian")
+        error = max(np.abs(eul.mass - eul.mass[0]).max(), np.abs(lag.mass - lag.mass[0]).max())
+        for k, tk in enumerate(times, start=1):
+            dep = lag[k].project(space)
+            l1 = float(np.abs(dep.cell_means() - eul[k].cell_means()) @ space.areas)
+            rows.append({
+                "d": d, "cells": n, "t": tk, "w1": polar_wasserstein(lag[k], eul[k]),
+                "l1_cell_means": l1, "mass_error": float(error),
+            })  # fmt: skip
+    return rows
 
 
 # ------------------------------------------------------------------ mean-field limit in R^d
