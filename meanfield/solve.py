@@ -25,6 +25,7 @@ from .field.kernels import normalize, tangent
 from .field.registry import EVALUATORS
 from .field.tokens import TokenODE, token_ode, token_rhs
 from .field.zonal import ZonalField
+from .lagrangian.solver import prescribed_velocity
 from .model import Attention
 from .schemes import SCHEMES, Problem, Stats, cfl_step
 from .sphere.zonal import meridian_tangent, polar_angle
@@ -301,14 +302,7 @@ def prescribed_field(velocity, space):
     x = space.velocity_points
 
     def at(t, c):
-        u = np.asarray(velocity(t, x), dtype=float)
-        if u.shape != x.shape:
-            raise ValueError(
-                f"velocity must return shape {x.shape} for points of shape {x.shape}, got {u.shape}"
-            )
-        if not np.all(np.isfinite(u)):
-            raise ValueError(f"velocity returned NaN or inf at time t = {t:g}")
-        return tangent(x, u)
+        return tangent(x, prescribed_velocity(velocity, t, x))
 
     return at
 

@@ -154,8 +154,8 @@ class ZonalFlowMap(FlowMap):
         """Not available on a zonal mesh: a ValueError if any cell is asked for."""
         if np.size(cells):
             raise ValueError(
-                "split: cells of a zonal flow map are not split (the 1-D map stays affine in "
-                "its quadrature error); run without split"
+                "split: cells of a zonal flow map are not split (splitting is implemented for "
+                "S^1 and S^2 cells only); run without split"
             )
         return 0
 
