@@ -530,15 +530,30 @@ class StrangIMEX:
         )
 
 
-def _rms_norm(e: np.ndarray) -> float:
-    """Error norm of a state: RMS over one system's components, worst system of a batch.
+def _rms_per_system(e: np.ndarray) -> np.ndarray:
+    """Error norm of each system of a batch (leading axis): RMS over its components."""
+    return np.sqrt(np.mean(e * e, axis=tuple(range(1, e.ndim))))
 
-    States of shape (B, n, d) hold B independent systems advanced with one step: each must meet
-    the tolerance (an RMS over all of them would let one system's error be averaged away).
-    """
-    if e.ndim >= 3:
-        return float(np.sqrt(np.mean(e * e, axis=(-2, -1))).max())
-    return float(np.sqrt(np.mean(e * e)))
+
+def _worst_block(e: np.ndarray) -> np.ndarray:
+    """Error norm of a batch of ONE state: RMS over its components or, for a state of shape
+    (B, n, d) holding B systems advanced with shared steps, the worst of their RMS norms (one
+    average over all of them would let one system's error be averaged away)."""
+    if e.ndim >= 4:
+        return np.sqrt(np.mean(e * e, axis=(-2, -1))).reshape(len(e), -1).max(axis=1)
+    return _rms_per_system(e)
+
+
+def _one_system(problem):
+    """The problem as a batch of one independent system (a leading axis of length 1)."""
+    project = problem.project or _identity
+    return Problem(
+        rhs=lambda t, y: (problem.derivative(float(np.ravel(t)[0]), y[0])[None], 0.0),
+        y0=np.asarray(problem.y0)[None],
+        dt=problem.dt,
+        project=project,
+        independent=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -555,13 +570,17 @@ class EmbeddedRK:
         \Big(\frac{e_j}{\mathrm{atol} + \mathrm{rtol}\max(|y_j|, |y_{1,j}|)}\Big)^2\Big)^{1/2}
         \le 1
 
-    (RMS over one system's N components, worst system of a batch (B, n, d)); either way the next
-    step is :math:`h\min(5, \max(0.2, 0.9\|e\|^{-1/(q+1)}))` (q the embedded order; at
-    most 1 after a rejection). Accepted states are passed through ``problem.project`` (the sphere
-    projection for tokens). The stages are first-same-as-last: the last stage is f at the new
-    (unprojected) state and serves as the next step's first, exact when the right-hand side
-    depends on y only through ``project(y)`` as the token field does (it evaluates at
-    :math:`x/|x|`).
+    (RMS over one system's N components; for a state (B, n, d) advanced with shared steps, the
+    worst of its B systems). The next step is :math:`h\,\phi` with the PI factor
+    :math:`\phi = 0.9\,\|e\|^{-0.85/(q+1)}\,\|e_{prev}\|^{0.2/(q+1)}` (Gustafsson; q the
+    embedded order, :math:`e_{prev}` the last accepted error): :math:`\min(5, \phi)` after an
+    accepted step (at most 1 right after a rejection), :math:`\min(1, \max(0.2, \phi))` after
+    a rejected one. A batch of independent systems (``problem.independent``) gives each its own
+    steps and error norm; any other state is one system. Accepted states are passed through
+    ``problem.project`` (the sphere projection for tokens). The stages are first-same-as-last:
+    the last stage is f at the new (unprojected) state and serves as the next step's first,
+    exact when the right-hand side depends on y only through ``project(y)`` as the token
+    field does (it evaluates at :math:`x/|x|`).
 
     Output times never shorten a step: they are filled in by the pair's continuous extension
     (dense output, order ``order - 1``; Dormand–Prince's quartic, Bogacki–Shampine's cubic
@@ -571,7 +590,7 @@ class EmbeddedRK:
     Defaults ``rtol = 1e-3``, ``atol = 1e-6`` (SciPy's ``solve_ivp`` defaults): on the
     phase-diagram workload (n = 32, 256 starts, t to 30, benchmarks/phase_diagram_speed.py)
     positions come out to a few 1e-2 at worst and the clustered-pair fraction to ~1e-3, better
-    than the authors' Euler loop at dt = 0.1 at about a third of its cost. Ask for less
+    than the authors' Euler loop at dt = 0.1 at a fifth of its cost or less. Ask for less
     (``rtol=1e-6``, ``atol=1e-8``) for quantitative trajectories.
 
     Attributes
@@ -623,13 +642,7 @@ class EmbeddedRK:
         err = h * sum(ei * ki for ei, ki in zip(self.e, k, strict=True) if ei != 0.0)
         return y1, err, k
 
-    def _interpolate(self, y, h, k, theta):
-        """Dense output at fraction theta of the step (before projection)."""
-        powers = theta ** np.arange(1, len(self.dense[0]) + 1)
-        coef = np.asarray(self.dense) @ powers
-        return y + h * sum(ci * ki for ci, ki in zip(coef, k, strict=True) if ci != 0.0)
-
-    def _first_step(self, problem, t, y, f0, t_end, norm=_rms_norm):
+    def _first_step(self, problem, t, y, f0, t_end, norm):
         """``problem.dt``, or the estimate of Hairer, Nørsett & Wanner (II.4) from f at y and
         at one Euler step (``norm`` per system gives one step per system)."""
         if problem.dt is not None:
@@ -654,73 +667,25 @@ class EmbeddedRK:
 
     @_timed
     def integrate(self, problem, t_eval, progress=None):
-        """Adaptive steps through ``t_eval`` (outputs by dense output); states and Stats."""
+        """Adaptive steps through ``t_eval`` (outputs by dense output); states and Stats.
+
+        A batch of independent systems (``problem.independent``, leading axis) gives each
+        system its own steps; any other state is advanced as one system (a batch of one).
+        """
+        t_eval = np.asarray(t_eval, dtype=float)
         if problem.independent and np.ndim(problem.y0) >= 2:
-            return self._systems(problem, np.asarray(t_eval, dtype=float), progress)
-        project = problem.project or _identity
-        t, t_end = float(t_eval[0]), float(t_eval[-1])
-        y = problem.y0
-        ys = [y]
-        stats = Stats()
-        nxt = 1
-        while nxt < len(t_eval) and t_eval[nxt] <= t:
-            ys.append(y)  # repeated initial times
-            nxt += 1
-        if nxt == len(t_eval):
-            return np.stack(ys), stats
-        f0 = problem.derivative(t, y)
-        stats.nfev += 1
-        h = float(self._first_step(problem, t, y, f0, t_end))
-        stats.nfev += 0 if problem.dt is not None else 1
-        exponent = -1.0 / (self.error_order + 1)
-        rejected_last = False
-        while nxt < len(t_eval):
-            # a step ending within 5% of the end is stretched to it (no sliver step after it)
-            h = t_end - t if t + 1.05 * h >= t_end else h
-            y1, err, k = self.step(problem, t, y, h, f0)
-            stats.nfev += len(self.c)
-            scale = self.atol + self.rtol * np.maximum(np.abs(y), np.abs(y1))
-            norm = _rms_norm(err / scale) if np.all(np.isfinite(y1)) else np.inf
-            if norm <= 1.0:
-                t_new = t_end if h == t_end - t else t + h
-                while nxt < len(t_eval) and t_eval[nxt] <= t_new:
-                    if t_eval[nxt] == t_new:
-                        ys.append(project(y1))
-                    else:
-                        theta = (t_eval[nxt] - t) / h
-                        ys.append(project(self._interpolate(y, h, k, theta)))
-                    nxt += 1
-                stats.accept(float(h))
-                if progress is not None:
-                    progress.update(h)
-                t, y, f0 = t_new, project(y1), k[-1]
-                grow = 5.0 if norm == 0 else min(5.0, 0.9 * norm**exponent)
-                h *= min(1.0, grow) if rejected_last else grow
-                rejected_last = False
-            else:
-                stats.rejected += 1
-                rejected_last = True
-                h *= 0.2 if not np.isfinite(norm) else max(0.2, 0.9 * norm**exponent)
-                if not h >= 1e-14 * max(1.0, abs(t)):
-                    raise StepFailure(f"{self.name}: step size underflow at t = {t:g}")
-        return np.stack(ys), stats
+            return self._systems(problem, t_eval, progress, _rms_per_system)
+        out, stats = self._systems(_one_system(problem), t_eval, progress, _worst_block)
+        return out[:, 0], stats
 
-    def _interpolate_rows(self, y, h, k, theta):
-        """Dense output of many (system, output) pairs at once: rows of y, h, k, theta."""
-        powers = theta[:, None] ** np.arange(1, len(self.dense[0]) + 1)
-        coef = powers @ np.asarray(self.dense).T  # (pairs, stages)
-        shape = (-1,) + (1,) * (y.ndim - 1)
-        acc = sum(coef[:, i].reshape(shape) * ki for i, ki in enumerate(k) if np.any(coef[:, i]))
-        return y + h.reshape(shape) * acc
-
-    def _systems(self, problem, t_eval, progress):
+    def _systems(self, problem, t_eval, progress, norm):
         """Each system of the batch (leading axis) on its own steps; only unfinished systems
-        are evaluated, so systems in a slow phase cost a few long steps."""
+        are evaluated, so systems in a slow phase cost a few long steps. ``norm(e)`` is the
+        error norm of each system, shape (B,)."""
         project = problem.project or _identity
         y = np.array(problem.y0, dtype=float)
         B, T = y.shape[0], len(t_eval)
         t0, t_end = float(t_eval[0]), float(t_eval[-1])
-        axes = tuple(range(1, y.ndim))
         shape = (-1,) + (1,) * (y.ndim - 1)
         out = np.empty((T,) + y.shape)
         first = int(np.searchsorted(t_eval, t0, side="right"))
@@ -731,11 +696,7 @@ class EmbeddedRK:
         f0 = problem.derivative(t0, y)
         stats.nfev += 1 if problem.dt is not None else 2
         t = np.full(B, t0)
-
-        def per_system(e):
-            return np.sqrt(np.mean(e * e, axis=axes))
-
-        h = np.broadcast_to(self._first_step(problem, t0, y, f0, t_end, per_system), (B,)).copy()
+        h = np.broadcast_to(self._first_step(problem, t0, y, f0, t_end, norm), (B,)).copy()
         nxt = np.full(B, first)
         held = np.zeros(B, dtype=bool)  # rejected last time: do not grow
         last = np.full(B, 1e-4)  # error norm of the last accepted step (PI control)
@@ -751,28 +712,29 @@ class EmbeddedRK:
             stats.nfev += len(self.c)
             scale = self.atol + self.rtol * np.maximum(np.abs(ya), np.abs(y1))
             with np.errstate(invalid="ignore", over="ignore"):
-                norm = np.sqrt(np.mean((err / scale) ** 2, axis=axes))
-            norm[~np.all(np.isfinite(y1), axis=axes)] = np.inf
-            ok = norm <= 1.0
+                size = norm(err / scale)
+            size[~np.isfinite(y1.reshape(len(y1), -1)).all(axis=1)] = np.inf
+            ok = size <= 1.0
             with np.errstate(divide="ignore", invalid="ignore"):
                 # PI control (Gustafsson): the previous accepted error damps the growth, fewer
                 # rejections than the plain 0.9 norm^(-1/(q+1)) rule
                 factor = np.where(
-                    norm > 0,
-                    0.9 * norm ** (0.85 * exponent) * last[active] ** (-0.2 * exponent),
+                    size > 0,
+                    0.9 * size ** (0.85 * exponent) * last[active] ** (-0.2 * exponent),
                     5.0,
                 )
             if ok.any():
                 acc, hk = active[ok], ha[ok]
                 t_new = np.where(hk == t_end - ta[ok], t_end, ta[ok] + hk)
-                self._outputs(out, t_eval, nxt, acc, ta[ok], hk, t_new, ya[ok], k, ok)
-                y[acc] = project(y1[ok])
+                y1k = y1[ok]
+                self._outputs(out, t_eval, nxt, acc, ta[ok], hk, t_new, ya[ok], y1k, k, ok)
+                y[acc] = project(y1k)
                 t[acc] = t_new
                 f0[acc] = k[-1][ok]
                 grow = np.minimum(5.0, factor[ok])
                 h[acc] = hk * np.where(held[acc], np.minimum(1.0, grow), grow)
                 held[acc] = False
-                last[acc] = np.maximum(norm[ok], 1e-4)
+                last[acc] = np.maximum(size[ok], 1e-4)
                 stats.steps += acc.size
                 stats.dt_min = float(np.nanmin([stats.dt_min, hk.min()]))
                 stats.dt_max = float(np.nanmax([stats.dt_max, hk.max()]))
@@ -792,8 +754,9 @@ class EmbeddedRK:
         out[:first] = problem.y0
         return out, stats
 
-    def _outputs(self, out, t_eval, nxt, acc, ta, ha, t_new, ya, k, ok):
-        r"""Fill the outputs each accepted system's step covers (unprojected).
+    def _outputs(self, out, t_eval, nxt, acc, ta, ha, t_new, ya, y1, k, ok):
+        r"""Fill the outputs each accepted system's step covers (unprojected; an output at the
+        step's end is its state y1).
 
         Per system the continuous extension is a polynomial in theta,
         :math:`y + \sum_j \theta^j G_j` with :math:`G_j = h\sum_i P_{ij} k_i` (one product
@@ -825,6 +788,8 @@ class EmbeddedRK:
         theta = np.where(valid, (t_eval[idx] - ta[sel, None]) / ha[sel, None], 0.0)
         powers = theta[:, :, None] ** np.arange(J + 1)  # (systems, width, J + 1)
         vals = powers @ G  # (systems, width, size)
+        end = np.nonzero(t_eval[hi[sel] - 1] == t_new[sel])[0]  # last output at the step's end
+        vals[end, cnt[end] - 1] = y1[sel[end]].reshape(end.size, size)  # the step's own state
         rows = np.nonzero(valid)
         out[idx[rows], acc[sel][rows[0]]] = vals[rows].reshape((-1,) + ya.shape[1:])
 
