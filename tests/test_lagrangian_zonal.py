@@ -248,3 +248,20 @@ def test_meanfield_run_with_the_lagrangian_scheme_on_a_zonal_mesh(tmp_path, monk
     # two caps of equal mass drift to the poles: two clusters; W1 to 1600 tokens 0.0195 (the
     # Eulerian scheme on the same run: 0.0196)
     assert summary["final"]["clusters"] == 2 and summary["final"]["distance_w1"] < 0.04
+
+
+def test_the_moved_zonal_cells_as_vtk_pieces(tmp_path):
+    from meanfield.app.io import write_density_series
+    from meanfield.lagrangian.pieces import VTK_QUADRATIC_EDGE, flow_map_pieces
+
+    space, rho0 = start(8, 6)
+    sol = mf.solve_density(mf.Attention(4.0), rho0, [0.0, 1.0], scheme="lagrangian", tol=1e-4)
+    pts, cells, kind, values, data = flow_map_pieces(sol[1])
+    assert kind == VTK_QUADRATIC_EDGE and cells.shape == (6, 3) and pts.shape == (18, 3)
+    theta = sol[1].state.nodes[sol[1].state.node_index]  # basix order = VTK order on an edge
+    np.testing.assert_allclose(np.arctan2(pts[:, 0], pts[:, 1]), theta.ravel(), atol=1e-15)
+    # node values are the (unlimited) P2 polynomial of g over the stretch; cell means are >= 0
+    assert np.all(np.isfinite(values)) and np.all(data["cell_mean"] >= 0)
+    assert data["mass"].sum() == pytest.approx(sol.mass[0], abs=1e-15)
+    write_density_series(tmp_path, sol.t, sol.densities)
+    assert (tmp_path / "density.pvd").is_file()

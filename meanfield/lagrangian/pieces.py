@@ -30,7 +30,8 @@ def flow_map_pieces(density):
     Returns
     -------
     points : ndarray, shape (n_cells * nn, 3)
-        Node copies, cell by cell (S^1 in the plane z = 0).
+        Node copies, cell by cell (S^1 in the plane z = 0; a zonal mesh's meridian in the
+        (x_1, x_d) plane, with line densities as values, as :mod:`meanfield.eulerian.pieces`).
     cells : ndarray of int, shape (n_cells, nn)
     cell_type : int
         :data:`VTK_QUADRATIC_EDGE` or :data:`VTK_QUADRATIC_TRIANGLE`.
@@ -44,13 +45,18 @@ def flow_map_pieces(density):
     order = _VTK_ORDER[t]
     xi = st.element.points[order]
     n = st.n_cells
-    pts = st.nodes[st.node_index[:, order]].reshape(-1, st.dim)
+    zonal = density.space.mesh.kind == "zonal"
+    if zonal:  # node angles on the meridian, drawn in the (x_1, x_d) plane; values: g
+        th = st.nodes[st.node_index[:, order]].ravel()
+        pts = np.column_stack([np.sin(th), np.cos(th), np.zeros(th.size)])
+    else:
+        pts = st.nodes[st.node_index[:, order]].reshape(-1, st.dim)
     _, D1 = st.cell_maps(xi)
     _, D0 = st.cell_maps(xi, initial=True)
     every = np.arange(n)
     rho0 = st.rho0_at(every, st.origin_points(every, xi))
     values = rho0 * metric_determinant(D0) / metric_determinant(D1)
-    if st.dim == 2:
+    if st.dim == 2 and not zonal:
         pts = np.column_stack([pts, np.zeros(pts.shape[0])])
     cells = np.arange(pts.shape[0]).reshape(n, len(order))
     kind = VTK_QUADRATIC_EDGE if t == 1 else VTK_QUADRATIC_TRIANGLE
