@@ -30,13 +30,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 
-from .._checks import as_int, as_points, as_real_array, as_rng
+from .._checks import as_int, as_points, as_real_array, as_rng, choose
 from ..eulerian.dg import Density
 from ..eulerian.sampling import ring_tokens, sample_polar_angles
 from ..eulerian.zonal import polar_cdf
 from ..sphere.zonal import meridian, meridian_tangent, polar_angle
-from .density import NEWTON_STEPS, FlowMapDensity
-from .state import COLLAPSED, FlowMap
+from .density import NEWTON_STEPS, READOUTS, FlowMapDensity
+from .state import COLLAPSED, FlowMap, readout_basis
 
 __all__ = ["ZonalFlowMap", "ZonalFlowMapDensity"]
 
@@ -91,21 +91,37 @@ class ZonalFlowMap(FlowMap):
     def _tab(self, xi):
         return self.element.tabulate(1, np.ascontiguousarray(xi, dtype=float))[..., 0]
 
-    def angles(self, xi, initial: bool = False, cells=None) -> tuple[np.ndarray, np.ndarray]:
-        r""":math:`\theta(\xi)` and :math:`d\theta/d\xi` of the moved (or initial) cells at
-        reference points ``xi`` (m, 1), shapes (c, m)."""
-        X = (self.nodes0 if initial else self.nodes)[
-            self.node_index if cells is None else self.node_index[cells]
-        ]
-        tab = self._tab(xi)  # (2, m, 3)
-        return X @ tab[0].T, X @ tab[1].T
+    def _data(self, initial: bool, cells, fit: bool):
+        """Data values (c, ns) and basis values and derivatives at xi -> (2, m, ns) of the
+        P2 node map or, with ``fit``, of the read-out map (:meth:`readout_maps`)."""
+        idx = self.node_index if cells is None else self.node_index[cells]
+        X = (self.nodes0 if initial else self.nodes)[idx]
+        if fit and not initial:
+            keep, element, coef = readout_basis(1, self.space.quadrature.reference_points)
+            if element.degree > 2:
+                pts = self.points if cells is None else self.points[cells]
+                Y = np.concatenate([X, pts[:, keep]], axis=1)
 
-    def point_angles(self, cells, xi, initial: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                def tab(xi):
+                    t = element.tabulate(1, np.ascontiguousarray(xi, dtype=float))[..., 0]
+                    return np.einsum("tmb,bs->tms", t, coef)
+
+                return Y, tab
+        return X, self._tab
+
+    def angles(self, xi, initial: bool = False, cells=None, fit: bool = False):
+        r""":math:`\theta(\xi)` and :math:`d\theta/d\xi` of the moved (or initial) cells at
+        reference points ``xi`` (m, 1), shapes (c, m); ``fit``: the read-out map."""
+        X, tab = self._data(initial, cells, fit)
+        t = tab(xi)  # (2, m, ns)
+        return X @ t[0].T, X @ t[1].T
+
+    def point_angles(self, cells, xi, initial: bool = False, fit: bool = False):
         r""":math:`\theta` and :math:`d\theta/d\xi` of ``cells`` (m,) at their own reference
-        points ``xi`` (m, 1), shapes (m,)."""
-        X = (self.nodes0 if initial else self.nodes)[self.node_index[cells]]
-        tab = self._tab(xi)
-        return np.einsum("mn,mn->m", tab[0], X), np.einsum("mn,mn->m", tab[1], X)
+        points ``xi`` (m, 1), shapes (m,); ``fit``: the read-out map."""
+        X, tab = self._data(initial, cells, fit)
+        t = tab(xi)
+        return np.einsum("mn,mn->m", t[0], X), np.einsum("mn,mn->m", t[1], X)
 
     def _embed(self, theta, dtheta):
         d = self.dim
@@ -120,8 +136,13 @@ class ZonalFlowMap(FlowMap):
         return self._embed(*self.point_angles(cells, xi, initial))
 
     def readout_maps(self, xi, cells=None, per_point: bool = False):
-        """The read-out cell maps: here the P2 maps in theta (:meth:`cell_maps`)."""
-        return self.point_maps(cells, xi) if per_point else self.cell_maps(xi, cells=cells)
+        r"""The read-out maps :math:`\theta(\xi)` of degree k through the P2 nodes and the
+        quadrature points (:func:`~meanfield.lagrangian.state.readout_basis`: k = 4 for
+        p = 1, 2, interpolation; p = 0 keeps the P2 map), on the meridian: points (c, m, d)
+        and Jacobians (c, m, d, 1), or per point (m, d), (m, d, 1)."""
+        if per_point:
+            return self._embed(*self.point_angles(cells, xi, fit=True))
+        return self._embed(*self.angles(xi, cells=cells, fit=True))
 
     def initial_readout_jacobians(self, xi, cells=None, per_point: bool = False):
         """Jacobians of the initial maps (affine in theta), as :meth:`readout_maps`."""
@@ -192,12 +213,13 @@ class ZonalFlowMapDensity(FlowMapDensity):
         """Moved cell (m,) and reference coordinate (m, 1) of the polar angles of points."""
         return self.locate_angles(polar_angle(as_points(points, "points", d=self.dim)))
 
-    def locate_angles(self, theta) -> tuple[np.ndarray, np.ndarray]:
+    def locate_angles(self, theta, fit: bool = True) -> tuple[np.ndarray, np.ndarray]:
         r"""Moved cell (m,) and reference coordinate (m, 1) of polar angles (m,).
 
         The moved vertices are in order (characteristics do not cross): the cell by bisection,
         then :math:`\theta(\xi) = \theta` by Newton's method from the linear guess (its
-        :math:`\xi` clipped to [0, 1]); a collapsed cell gives its centre.
+        :math:`\xi` clipped to [0, 1]) on the read-out map (``fit``, see
+        :meth:`ZonalFlowMap.readout_maps`) or the P2 map; a collapsed cell gives its centre.
         """
         st = self.state
         theta = np.asarray(theta, dtype=float)
@@ -208,7 +230,7 @@ class ZonalFlowMapDensity(FlowMapDensity):
         ok = width > 0
         xi = np.clip(np.where(ok, (theta - ends[:, 0]) / np.where(ok, width, 1.0), 0.5), 0, 1)
         for _ in range(NEWTON_STEPS):
-            th, dth = st.point_angles(cells, xi[:, None])
+            th, dth = st.point_angles(cells, xi[:, None], fit=fit)
             good = dth > 0
             xi = np.clip(xi + np.where(good, (theta - th) / np.where(good, dth, 1.0), 0.0), 0, 1)
         return cells, xi[:, None]
@@ -226,7 +248,7 @@ class ZonalFlowMapDensity(FlowMapDensity):
         theta = polar_angle(x)
         cells, xi = self.locate_angles(theta)
         st = self.state
-        _, d1 = st.point_angles(cells, xi)
+        _, d1 = st.point_angles(cells, xi, fit=True)
         th0, d0 = st.point_angles(cells, xi, initial=True)
         rho0 = self.space.to_sphere(st.coefficients, st.origin[cells], xi)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -268,7 +290,7 @@ class ZonalFlowMapDensity(FlowMapDensity):
         g = as_rng(rng)
         theta0 = sample_polar_angles(Density(self.space, self.state.coefficients), n, g)
         cells, xi = self.space.mesh.locate_angles(theta0)
-        return ring_tokens(self.state.point_angles(cells, xi)[0], self.dim, g)
+        return ring_tokens(self.state.point_angles(cells, xi, fit=True)[0], self.dim, g)
 
     def deposit_measure(self, space, levels=None, readout="fit") -> tuple[np.ndarray, np.ndarray]:
         """Points (P', d) on the meridian and masses (P',) of the exact deposit on a zonal
@@ -281,7 +303,8 @@ class ZonalFlowMapDensity(FlowMapDensity):
         r"""Target cells, reference coordinates and masses of the deposit on a zonal space.
 
         Every moved cell is cut at the preimages of the target breakpoints (Newton's method,
-        :meth:`locate_angles`), so that every piece lies in one target cell; each piece gets
+        :meth:`locate_angles`, on the read-out map or, with ``readout="p2"``, on the P2 map),
+        so that every piece lies in one target cell; each piece gets
         a Gauss rule of :math:`p_0 + p + 2` points in the moved cell's :math:`\xi` (masses
         :math:`\rho_0\,\theta_0'` exact for the DG polynomial, scaled so that every moved cell
         keeps its mass to round-off).
@@ -292,10 +315,11 @@ class ZonalFlowMapDensity(FlowMapDensity):
                 f"space must be a DG space on a zonal mesh of S^{self.dim - 1} (a zonal flow "
                 f"map's atoms are rings), got {mesh!r}"
             )
+        fit = choose(readout, "readout", READOUTS) == "fit"
         st = self.state
         n = st.n_cells
         bp = np.asarray(mesh.breakpoints, dtype=float)
-        cut_cells, cut_xi = self.locate_angles(bp[1:-1])
+        cut_cells, cut_xi = self.locate_angles(bp[1:-1], fit)
         c_all = np.concatenate([np.arange(n), np.arange(n), cut_cells])
         x_all = np.concatenate([np.zeros(n), np.ones(n), cut_xi[:, 0]])
         order = np.lexsort((x_all, c_all))
@@ -305,7 +329,7 @@ class ZonalFlowMapDensity(FlowMapDensity):
         t, w = leggauss(space.degree + self.space.degree + 2)
         xi = lo[:, None] + (hi - lo)[:, None] * 0.5 * (t[None, :] + 1.0)  # (K, q)
         cq = np.repeat(cell, t.size)
-        theta = st.point_angles(cq, xi.reshape(-1, 1))[0]
+        theta = st.point_angles(cq, xi.reshape(-1, 1), fit=fit)[0]
         d0 = np.abs(st.point_angles(cq, xi.reshape(-1, 1), initial=True)[1])
         rho = st.rho0_at(cell, st.origin_points(cell, xi[..., None])).ravel()
         m = np.maximum(rho, 0.0) * d0 * np.outer(0.5 * (hi - lo), w).ravel()
@@ -313,7 +337,7 @@ class ZonalFlowMapDensity(FlowMapDensity):
         want = st.cell_masses()
         m *= np.where(have > 0, want / np.where(have > 0, have, 1.0), 0.0)[cq]
         # the target cell of a piece from its midpoint (its ends may sit on a breakpoint)
-        mid = st.point_angles(cell, (0.5 * (lo + hi))[:, None])[0]
+        mid = st.point_angles(cell, (0.5 * (lo + hi))[:, None], fit=fit)[0]
         target = np.repeat(mesh.locate_angles(mid)[0], t.size)
         txi = np.clip((theta - bp[target]) / mesh.areas[target], 0.0, 1.0)
         return target, txi[:, None], m
