@@ -541,6 +541,10 @@ def solve_density(
         :class:`meanfield.lagrangian.FlowMapDensity` (``integrate``, ``quadrature_measure``,
         ``cell_means`` on the moved cells, ``evaluate``, ``sample``, ``project(space)``), and
         ``sol.stats`` a :class:`meanfield.lagrangian.FlowStats` with the cells' distortion.
+        On a zonal mesh the points' polar angles move with the closed-form zonal field and
+        log J is the stretch of the polar angle (:mod:`meanfield.lagrangian.zonal`; the
+        densities are :class:`~meanfield.lagrangian.ZonalFlowMapDensity`, field "auto" or
+        "direct", no ``split``).
     method : str, optional
         Time scheme; ``None`` is the spatial scheme's default. Eulerian: "ssprk3" (default),
         "ssprk2", "euler". Lagrangian: "rk4" (default; positions projected on the sphere

@@ -265,3 +265,13 @@ def test_the_moved_zonal_cells_as_vtk_pieces(tmp_path):
     assert data["mass"].sum() == pytest.approx(sol.mass[0], abs=1e-15)
     write_density_series(tmp_path, sol.t, sol.densities)
     assert (tmp_path / "density.pvd").is_file()
+
+
+def test_round_off_below_zero_in_rho0_counts_as_zero_and_a_negative_value_is_refused():
+    from meanfield.lagrangian import ZonalFlowMap
+
+    space = mf.DG(mf.SphereMesh.zonal(4, 4), 0)
+    state = ZonalFlowMap.from_density(space.density([1.0, 1.0, -1e-130, 1.0]))
+    assert state.masses.min() == 0.0 and state.rho0_values.min() == 0.0
+    with pytest.raises(ValueError, match="non-negative at its quadrature points"):
+        ZonalFlowMap.from_density(space.density([1.0, 1.0, -1e-3, 1.0]))
