@@ -296,6 +296,25 @@ def _identity(y):
     return y
 
 
+def _fixed_steps(step, problem, t_eval, progress, nfev_per_step):
+    """Each output interval in equal steps no longer than ``problem.dt``: ``y = step(problem,
+    t, y, h)``; returns the stacked states at the outputs and the Stats."""
+    y = problem.y0
+    ys = [y]
+    stats = Stats()
+    for t0, t1 in zip(t_eval[:-1], t_eval[1:], strict=True):
+        nsteps = max(1, int(np.ceil((t1 - t0) / problem.dt - 1e-12))) if t1 > t0 else 0
+        h = (t1 - t0) / max(nsteps, 1)
+        for k in range(nsteps):
+            y = step(problem, t0 + k * h, y, h)
+            stats.accept(float(h))
+            if progress is not None:
+                progress.update(h)
+        ys.append(y)
+    stats.nfev = nfev_per_step * stats.steps
+    return np.stack(ys), stats
+
+
 @dataclass(frozen=True)
 class RK4:
     """Classical fixed-step Runge–Kutta 4 (order 4), ``problem.project`` after every step.
@@ -321,20 +340,7 @@ class RK4:
         """Fixed steps of at most ``problem.dt``; returns the stacked states and the Stats."""
         if problem.dt is None:
             raise ValueError("RK4 needs a step: the problem's dt is None")
-        y = problem.y0
-        ys = [y]
-        stats = Stats()
-        for t0, t1 in zip(t_eval[:-1], t_eval[1:], strict=True):
-            nsteps = max(1, int(np.ceil((t1 - t0) / problem.dt - 1e-12))) if t1 > t0 else 0
-            h = (t1 - t0) / max(nsteps, 1)
-            for k in range(nsteps):
-                y = self.step(problem, t0 + k * h, y, h)
-                stats.accept(float(h))
-                if progress is not None:
-                    progress.update(h)
-            ys.append(y)
-        stats.nfev = 4 * stats.steps
-        return np.stack(ys), stats
+        return _fixed_steps(self.step, problem, t_eval, progress, nfev_per_step=4)
 
 
 @dataclass(frozen=True)
@@ -415,20 +421,7 @@ class EulerMaruyama:
         """Fixed steps of at most ``problem.dt``; returns the stacked states and the Stats."""
         if problem.dt is None:
             raise ValueError(f"{self.name} needs a step: the problem's dt is None")
-        y = problem.y0
-        ys = [y]
-        stats = Stats()
-        for t0, t1 in zip(t_eval[:-1], t_eval[1:], strict=True):
-            nsteps = max(1, int(np.ceil((t1 - t0) / problem.dt - 1e-12))) if t1 > t0 else 0
-            h = (t1 - t0) / max(nsteps, 1)
-            for k in range(nsteps):
-                y = self.step(problem, t0 + k * h, y, h)
-                stats.accept(float(h))
-                if progress is not None:
-                    progress.update(h)
-            ys.append(y)
-        stats.nfev = (4 if self.drift == "rk4" else 1) * stats.steps
-        return np.stack(ys), stats
+        return _fixed_steps(self.step, problem, t_eval, progress, nfev_per_step=self.order)
 
     def step(self, problem, t, y, h):
         """One step from (t, y) of size h."""
