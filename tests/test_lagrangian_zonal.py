@@ -275,3 +275,20 @@ def test_round_off_below_zero_in_rho0_counts_as_zero_and_a_negative_value_is_ref
     assert state.masses.min() == 0.0 and state.rho0_values.min() == 0.0
     with pytest.raises(ValueError, match="non-negative at its quadrature points"):
         ZonalFlowMap.from_density(space.density([1.0, 1.0, -1e-3, 1.0]))
+
+
+@pytest.mark.parametrize(("beta", "normalized"), [(1000.0, True), (600.0, False)])
+def test_beta_up_to_1000_in_d_1024_stays_finite(beta, normalized):
+    _, rho0 = start(1024, 24)
+    model = mf.Attention(beta, normalized=normalized)
+    sol = mf.solve_density(model, rho0, [0.0, 0.01, 0.02], scheme="lagrangian", dt=1e-3)
+    np.testing.assert_array_equal(sol.mass, sol.mass[0])
+    for r in sol.densities:
+        q, st = r.quadrature_values(), r.state
+        assert not np.any(np.isnan(q)) and q.min() >= 0
+        assert (
+            np.all(np.isfinite(st.log_jacobian))
+            and 0 <= st.points.min() <= st.points.max() <= np.pi
+        )
+    if normalized:  # SA: speeds of order one, nothing collapses in 0.02
+        assert np.all(np.isfinite(sol[-1].quadrature_values()))

@@ -77,8 +77,10 @@ class FlowMapDensity:
         collapsed into a cluster, a point mass. The measure (:meth:`quadrature_measure`) stays
         exact; only the value overflows.
         """
-        with np.errstate(over="ignore"):
-            return self.state.rho0_values * np.exp(-self.state.log_jacobian)
+        rho0 = self.state.rho0_values
+        with np.errstate(over="ignore", invalid="ignore"):
+            # a massless point (rho0 = 0) stays at 0 however much it is compressed (not 0 * inf)
+            return np.where(rho0 > 0, rho0 * np.exp(-self.state.log_jacobian), 0.0)
 
     def integrate(self, f=None):
         r""":math:`\int f\, d\mu_t = \sum_q m_q f(x_q)` (the mass when ``f`` is None).
