@@ -261,3 +261,20 @@ def test_resume_after_sigkill_of_a_real_process(workdir):
     np.testing.assert_allclose(b["coefficients"], a["coefficients"], rtol=1e-12, atol=1e-15)
     pa, pb = (load_npz(workdir / d / "particles.npz")["x"] for d in ("full", "cut"))
     np.testing.assert_allclose(pb, pa, rtol=1e-12, atol=1e-15)
+
+
+def test_agreement_text_says_which_outputs_differ():
+    from meanfield.app.cli import agreement_text
+
+    a = {"clusters": 4, "from_t": 3.0, "counts_agree": False, "count_mismatch_t": [4.5, 5.0],
+         "max_mass_gap": 0.12, "tolerance": 0.05, "agree": False}  # fmt: skip
+    assert agreement_text(a, 1500) == (
+        "; PDE and 1500 tokens differ: cluster counts differ at t = 4.5, 5, cluster masses "
+        "within 0.12 (tolerance 0.05)"
+    )
+    a.update(counts_agree=True, count_mismatch_t=[], max_mass_gap=0.021, agree=True)
+    assert agreement_text(a, 20000) == (
+        "; PDE and 20000 tokens agree: 4 clusters at every output from t = 3, cluster masses "
+        "within 0.021 (tolerance 0.05)"
+    )
+    assert agreement_text(None, 10) == ""

@@ -73,3 +73,22 @@ def test_circle_handles_large_supports_exactly():
 def test_bad_input(args, match):
     with pytest.raises(ValueError, match=match):
         wasserstein(*args)
+
+
+def test_binned_w1_from_the_difference_equals_the_full_transport():
+    import ot
+
+    rng = np.random.default_rng(8)
+    x = mf.sample_sphere(4000, 3, rng)
+    y = np.concatenate(
+        [mf.sample_sphere(2000, 3, rng), x[:2500] + 0.05 * rng.standard_normal((2500, 3))]
+    )
+    y /= np.linalg.norm(y, axis=1, keepdims=True)
+    grid = fibonacci_sphere(500)
+    tree = cKDTree(grid)
+    ma = np.bincount(tree.query(x)[1], minlength=500) / x.shape[0]
+    mb = np.bincount(tree.query(y)[1], minlength=500) / y.shape[0]
+    ka, kb = ma > 0, mb > 0
+    full = ot.emd2(ma[ka], mb[kb], geodesic_cost(grid[ka], grid[kb]), numItermax=10_000_000)
+    assert wasserstein(x, y, max_support=500) == pytest.approx(full, rel=1e-9)
+    assert wasserstein(x, x, max_support=500) == 0.0

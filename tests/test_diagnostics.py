@@ -145,3 +145,88 @@ def test_measure_clusters_bad_input(kwargs, match):
 
     with pytest.raises(ValueError, match=match):
         measure_clusters(mf.sample_sphere(10, 3, 0), **kwargs)
+
+
+def _dense_log_energy(x, w, beta):
+    from scipy.special import logsumexp
+
+    logw = np.log(w)
+    return logsumexp(beta * x @ x.T + logw[:, None] + logw[None, :]) - np.log(2 * beta)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_log_energy_by_transforms_matches_the_double_sum(d):
+    from meanfield.diagnostics import _transformed_pair_sum, log_energy
+
+    rng = np.random.default_rng(3)
+    # three tight clusters and a uniform background: the case the run meets after clustering
+    c = mf.sample_sphere(3, d, rng)
+    x = np.concatenate([c[k] + 0.05 * rng.standard_normal((300, d)) for k in range(3)]
+                       + [mf.sample_sphere(600, d, rng)])  # fmt: skip
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    w = rng.random(x.shape[0])
+    for beta in (1.0, 9.0, 40.0):
+        assert _transformed_pair_sum(x, w, beta) is not None  # the fast path runs
+        dense = _dense_log_energy(x, w, beta)
+        assert log_energy(x, beta, w) == pytest.approx(dense, rel=1e-11, abs=1e-11)
+        assert log_energy(x, beta) == pytest.approx(
+            _dense_log_energy(x, np.full(x.shape[0], 1 / x.shape[0]), beta), rel=1e-11, abs=1e-11
+        )
+
+
+def test_log_energy_off_the_sphere_takes_the_double_sum():
+    from meanfield.diagnostics import _transformed_pair_sum, log_energy
+
+    # 1e-9 off the sphere is accepted as a point; the transforms would see only directions
+    x = (1 + 1e-9) * mf.sample_sphere(2000, 3, 0)
+    assert _transformed_pair_sum(x, np.full(2000, 1 / 2000), 2.0) is None
+    assert log_energy(x[:500], 2.0) == pytest.approx(
+        _dense_log_energy(x[:500], np.full(500, 1 / 500), 2.0), rel=1e-12
+    )
+
+
+def test_measure_clusters_counting_path_equals_the_weighted_one():
+    from meanfield.diagnostics import measure_clusters
+
+    rng = np.random.default_rng(5)
+    c = mf.sample_sphere(4, 3, rng)
+    sizes = (1500, 800, 300, 10)
+    x = np.concatenate([c[k] + 0.02 * rng.standard_normal((m, 3)) for k, m in enumerate(sizes)])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    n = x.shape[0]
+    counted = measure_clusters(x, radius=0.15)
+    # weights differing in the last bits force the general (listing) path
+    w = np.full(n, 1.0 / n) * (1 + 1e-14 * rng.random(n))
+    listed = measure_clusters(x, w, radius=0.15)
+    assert counted.count == listed.count == 3  # the 10-token satellite is below min_mass
+    np.testing.assert_allclose(counted.masses, listed.masses, rtol=1e-12)
+    np.testing.assert_allclose(counted.masses, np.array(sizes[:3]) / n, rtol=1e-12)
+    assert np.array_equal(counted.labels, listed.labels)
+
+
+def test_cluster_mass_gap():
+    from meanfield.diagnostics import Clusters, cluster_mass_gap
+
+    e = np.eye(3)
+
+    def clusters(centres, masses):
+        c = np.asarray(centres, float)
+        c /= np.linalg.norm(c, axis=1, keepdims=True)
+        return Clusters(len(masses), c, np.asarray(masses, float), np.zeros(0, int))
+
+    a = clusters(e[:2], [0.6, 0.4])
+    assert cluster_mass_gap(a, a, 0.1) == 0.0
+    near = clusters([[1, 0.05, 0], [0, 1, 0.05]], [0.55, 0.43])
+    assert cluster_mass_gap(a, near, 0.1) == pytest.approx(0.05)
+    # a satellite the other side lacks counts with its own mass
+    extra = clusters([[1, 0, 0], [0, 1, 0], [0, 0, 1]], [0.58, 0.4, 0.02])
+    assert cluster_mass_gap(a, extra, 0.1) == pytest.approx(0.02)
+    assert cluster_mass_gap(extra, a, 0.1) == pytest.approx(0.02)
+    # centres farther apart than the radius do not pair: both clusters count whole
+    far = clusters([[1, 0.5, 0], [0, 1, 0]], [0.6, 0.4])
+    assert cluster_mass_gap(a, far, 0.1) == pytest.approx(0.6)
+    none = Clusters(0, np.zeros((0, 3)), np.zeros(0), np.zeros(0, int))
+    assert cluster_mass_gap(a, none, 0.1) == pytest.approx(0.6)
+    assert cluster_mass_gap(none, none, 0.1) == 0.0
+    with pytest.raises(ValueError, match="radius"):
+        cluster_mass_gap(a, a, 0.0)

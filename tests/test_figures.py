@@ -3,6 +3,7 @@
 import json
 import re
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -73,3 +74,16 @@ def test_clusters_counted_by_one_rule(sphere_run):
 def test_bad_format(sphere_run):
     with pytest.raises(ValueError, match="format must be one of"):
         plot_run(sphere_run.directory, format="jpg")
+
+
+def test_token_subsets_are_one_seeded_choice_for_every_frame():
+    from meanfield.app.figures import _subset
+
+    x = np.random.default_rng(0).standard_normal((3, 50, 3))
+    sub = _subset(x, 20)
+    assert sub.shape == (3, 20, 3)
+    keep = [int(np.flatnonzero((x[0] == row).all(axis=1))[0]) for row in sub[0]]
+    assert keep == sorted(keep) and len(set(keep)) == 20
+    np.testing.assert_array_equal(sub, x[:, keep])  # the same tokens at every frame
+    np.testing.assert_array_equal(_subset(x, 20), sub)  # seeded
+    assert _subset(x, 50) is x

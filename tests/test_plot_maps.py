@@ -193,3 +193,30 @@ def test_flow_map_density_is_mapped_from_its_own_values():
         maps.display_density(moved, pts), maps.relative_density(moved, pts), rtol=1e-12
     )
     assert maps.density_map(moved, samples=30).collections[0].norm.vmax > 1.0
+
+
+def test_display_smoothing_kernel_is_reused_only_for_its_space_and_points():
+    space = mf.DG(mf.SphereMesh.icosphere(2), 1)
+    a = space.interpolate(mf.initial.VonMisesFisher([[0.0, 0.0, 1.0]], 8.0))
+    b = space.interpolate(mf.initial.VonMisesFisher([[1.0, 0.0, 0.0]], 3.0))
+    pts = mf.sample_sphere(500, 3, 0)
+    other = mf.sample_sphere(300, 3, 1)
+
+    def fresh(rho, p):
+        maps._KERNELS.clear()
+        return maps.display_density(rho, p)
+
+    expect = [fresh(a, pts), fresh(b, pts), fresh(a, other)]
+    maps._KERNELS.clear()
+    got = [maps.display_density(a, pts), maps.display_density(b, pts),
+           maps.display_density(a, other)]  # fmt: skip
+    assert len(maps._KERNELS) == 2  # one kernel per point set, shared by both densities
+    for g, e in zip(got, expect, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-13)
+    assert not np.allclose(got[0], got[1])
+    # the same points on another space of the same mesh size get their own kernel
+    twin = mf.DG(mf.SphereMesh.icosphere(2), 1).interpolate(
+        mf.initial.VonMisesFisher([[0.0, 0.0, 1.0]], 8.0)
+    )
+    np.testing.assert_allclose(maps.display_density(twin, pts), expect[0], rtol=1e-13)
+    assert len(maps._KERNELS) == 3

@@ -237,3 +237,51 @@ def test_zonal_mesh_config_errors_name_the_key():
         _cfg(ZONAL, mesh={"d": 1})
     with pytest.raises(ValueError, match="initial"):
         prepare(_cfg(ZONAL, initial={"kind": "white_noise"}))
+
+
+def test_agreement_reads_counts_and_mass_gaps_after_formation():
+    from meanfield.app.rundir import AGREEMENT_TOL, agreement
+
+    t = [0.0, 1.0, 2.0, 3.0, 4.0]
+    series = {
+        "clusters": [0, 2, 3, 3, 3],
+        "particle_clusters": [0, 3, 3, 3, 3],  # before formation (t = 1) does not count
+        "cluster_mass_gap": [0.0, 0.4, 0.01, 0.03, 0.02],
+    }
+    a = agreement(t, series)
+    assert a == {"clusters": 3, "from_t": 2.0, "counts_agree": True, "count_mismatch_t": [],
+                 "max_mass_gap": 0.03, "tolerance": AGREEMENT_TOL, "agree": True}  # fmt: skip
+    series["particle_clusters"][3] = 4
+    a = agreement(t, series)
+    assert a["count_mismatch_t"] == [3.0] and not a["counts_agree"] and not a["agree"]
+    series["particle_clusters"][3] = 3
+    series["cluster_mass_gap"][4] = AGREEMENT_TOL + 0.01
+    assert not agreement(t, series)["agree"] and agreement(t, series)["counts_agree"]
+    assert agreement(t, {"clusters": [0, 0]}) is None  # no tokens: no verdict
+
+
+def test_a_clustered_run_reports_pde_and_token_agreement(tmp_path):
+    from meanfield.app.builders import cluster_radius
+    from meanfield.app.cli import agreement_text
+    from meanfield.diagnostics import cluster_mass_gap, measure_clusters
+
+    cfg = _cfg(CIRCLE, mesh={"cells": 128}, particles={"n": 4000},
+               initial={"kind": "vmf", "centres": [[1.0, 0.0], [-0.6, 0.8]], "kappa": 30.0},
+               times={"t_end": 0.4, "frames": 3}, output={"render": [0.4]})  # fmt: skip
+    res = execute(cfg, out=tmp_path / "two")
+    run = load_run(res.directory)
+    s, o = res.summary, cfg["output"]
+    rule = {"radius": cluster_radius(cfg, run.space), "level": o["cluster_level"],
+            "min_mass": o["cluster_min_mass"]}  # fmt: skip
+    for k in range(len(run.t)):
+        pde, tok = measure_clusters(run.density(k), **rule), measure_clusters(run.x[k], **rule)
+        assert pde.count == tok.count == 2  # two vMF bumps from the start
+        gap = cluster_mass_gap(pde, tok, rule["radius"])
+        assert s["series"]["cluster_mass_gap"][k] == pytest.approx(gap, abs=1e-15)
+    a = s["agreement"]
+    assert a["clusters"] == 2 and a["from_t"] == 0.0 and a["counts_agree"]
+    # two equal bumps: each holds half the mass, the tokens' share is binomial (sd 0.008)
+    assert a["max_mass_gap"] < 0.04 and a["agree"]
+    line = agreement_text(a, s["tokens"])
+    assert line.startswith("; PDE and 4000 tokens agree: 2 clusters at every output from t = 0,")
+    assert f"masses within {a['max_mass_gap']:.2g} (tolerance 0.05)" in line

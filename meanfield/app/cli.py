@@ -103,7 +103,7 @@ def add_run(subparsers) -> None:
         help="solve the mean-field PDE and a matching token run, write results and figures",
         description=(
             "Run a configuration (TOML; without one, the embedded default: S^2 icosphere, "
-            "DG p = 1, beta = 9, uniform plus a seeded 50% perturbation, 1500 tokens) frame by "
+            "DG p = 1, beta = 9, uniform plus a seeded 50% perturbation, 20000 tokens) frame by "
             "frame into <output.root>/<name>/, checkpointing every frame. An existing directory is "
             "an error unless --resume is given. See docs/cli.md for every config key."
         ),
@@ -117,6 +117,23 @@ def add_run(subparsers) -> None:
                    help="run directory (default: <output.root>/<name>)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     p.set_defaults(handler=run_run)
+
+
+def agreement_text(a, tokens) -> str:
+    """The summary line's verdict on PDE against tokens (see
+    :func:`meanfield.app.rundir.agreement`); empty without one."""
+    if not a:
+        return ""
+    if a["clusters"] == 0:
+        verdict = "agree: no clusters" if a["counts_agree"] else "differ: tokens cluster"
+        return f"; PDE and {tokens} tokens {verdict}"
+    counts = (f"{a['clusters']} clusters at every output from t = {a['from_t']:g}"
+              if a["counts_agree"] else "cluster counts differ at t = "
+              + ", ".join(f"{t:g}" for t in a["count_mismatch_t"]))  # fmt: skip
+    return (
+        f"; PDE and {tokens} tokens {'agree' if a['agree'] else 'differ'}: {counts}, cluster "
+        f"masses within {a['max_mass_gap']:.2g} (tolerance {a['tolerance']:g})"
+    )
 
 
 def run_run(args) -> int:
@@ -137,6 +154,7 @@ def run_run(args) -> int:
             f"{result.directory}: {s['frames_done']} frames ({result.computed} computed) to "
             f"t = {s['series']['t'][-1]:g}; PDE: {final['clusters']} clusters, mass drift "
             f"{s['mass_drift']:.2g}, min density {s['min_density']:.2g}{tokens}"
+            + agreement_text(s.get("agreement"), s["tokens"])
         )
     return 0
 

@@ -176,7 +176,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "enabled": Key("bool", True, doc="run tokens beside the density"),
         "n": Key(
             "int",
-            1500,
+            20000,
             minimum=1,
             maximum=MAX_TOKENS,
             doc="number of tokens sampled from the initial density",
@@ -252,7 +252,8 @@ SCHEMA = _with_registry_choices(SCHEMA)
 
 #: The embedded default run (the SCHEMA defaults): S^2 icosphere level 3 (1280 cells), DG p = 1,
 #: beta = 9, uniform plus seeded noise of relative size 0.5 on the harmonics of degree <= 4,
-#: 1500 tokens sampled from it, 13 frames to t = 6, when about four clusters have formed.
+#: 20 000 tokens sampled from it (enough for their four clusters to match the density's), 13
+#: frames to t = 6, when about four clusters have formed.
 DEFAULT_CONFIG = {"name": "default"}
 
 

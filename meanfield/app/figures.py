@@ -18,14 +18,29 @@ __all__ = ["FIGURE_FORMATS", "animate_run", "plot_run"]
 
 FIGURE_FORMATS = style.FORMATS
 MAP_TOKENS = 500  # tokens drawn on the maps (a seeded subset: more would hide the density)
+#: Tokens whose pairwise cosines are histogrammed (a seeded subset: the histogram of a random
+#: subset's pairs estimates the same law, and all pairs of 20 000 tokens would cost 2e8).
+COSINE_TOKENS = 3000
 
 
 def animate_run(run, path, progress: bool = False, fps: float = 5.0, width=None) -> Path:
     """GIF of a saved run (:class:`meanfield.app.rundir.SavedRun`): the density and the tokens
-    per frame, one colour range for the whole run, on S^2 a camera turning a quarter turn."""
-    x = None if run.x is None else run.x
+    per frame, one colour range for the whole run, on S^2 a camera turning a quarter turn
+    (and at most :data:`MAP_TOKENS` tokens drawn)."""
+    x = run.x
+    if x is not None and run.space.dim == 3:  # points on the sphere: a subset, as on the maps
+        x = _subset(x, MAP_TOKENS)
     return render.animate(run, path, tokens=x, fps=fps, progress=progress,
                           width=width or style.COLUMN)  # fmt: skip
+
+
+def _subset(x, count, seed=0):
+    """At most ``count`` tokens of every frame of x (T, n, d): one seeded subset for all
+    frames, in index order."""
+    if x.shape[1] <= count:
+        return x
+    keep = np.sort(np.random.default_rng(seed).choice(x.shape[1], count, replace=False))
+    return x[:, keep]
 
 
 def _normalised_energy(log_e, beta):
@@ -119,11 +134,14 @@ def _density_figures(run, out, fmt, width):
     ks = _render_frames(run)
     rhos = [run.density(k) for k in ks]
     toks = [None if run.x is None else run.x[k] for k in ks]
+    # on the sphere renders as on the maps, a seeded subset: more would hide the density
+    shown = None if run.x is None else _subset(run.x[ks], MAP_TOKENS)
     col, page = width or style.COLUMN, width or style.PAGE
     written = []
     if run.space.dim == 3:
         lo, hi = maps.colour_limits([render.display_values(r) for r in rhos])
-        for k, rho, x in zip(ks, rhos, toks, strict=True):
+        for j, (k, rho) in enumerate(zip(ks, rhos, strict=True)):
+            x = None if shown is None else shown[j]
             fig = render.render_density(rho, tokens=x, vmin=lo, vmax=hi,
                                         title=f"$t = {run.t[k]:.2f}$", width=col)  # fmt: skip
             written.append(style.save(fig, out / f"density_t{run.t[k]:.2f}.{fmt}"))
@@ -144,7 +162,8 @@ def _density_figures(run, out, fmt, width):
         if run.space.dim == 3:
             fig = render.render_trajectories(traj, radius=radius, width=col)
             written.append(style.save(fig, out / f"tokens_sphere.{fmt}"))
-        fig = tokens.cosine_histograms(traj, run.t[ks], density=run, width=page)
+        sub = _Tokens(run.t, _subset(run.x, COSINE_TOKENS))
+        fig = tokens.cosine_histograms(sub, run.t[ks], density=run, width=page)
         written.append(style.save(fig, out / f"cosines.{fmt}"))
     return written
 

@@ -105,7 +105,6 @@ def display_density(rho, points, smooth: float = SMOOTH) -> np.ndarray:
     -------
     ndarray, shape (m,)
     """
-    from scipy.spatial import cKDTree
 
     from ..harmonics import sphere_area
 
@@ -117,23 +116,48 @@ def display_density(rho, points, smooth: float = SMOOTH) -> np.ndarray:
     if smooth == 0 or not isinstance(rho, Density):  # flow-map densities: their own values
         return relative_density(rho, points)
     space = rho.space
-    h = space.mesh.resolution
     points = as_points(points, "points", d=_dim(rho))
+    kernel, area, norm = _smoothing(space, points, smooth * space.mesh.resolution)
+    mass = area * np.asarray(rho.quadrature_values(), float).ravel()
+    out = (kernel @ mass) / norm
+    return out * sphere_area(_dim(rho)) / float(rho.integrate())
+
+
+#: The last few smoothing kernels: (space, points' digest, sigma) -> (space, kernel, area,
+#: norm). A run draws many frames of one space at the same points (renders, GIF frames,
+#: colour limits); the kernel depends on neither the time nor the density.
+_KERNELS: dict = {}
+
+
+def _smoothing(space, points, sigma):
+    r"""Sparse Gaussian kernel :math:`K_\sigma(x_i, x_q)` (m, Q) between points and the
+    space's quadrature points, the quadrature areas (Q,) and the row sums
+    :math:`\sum_q a_q K_\sigma(x_i, x_q)` (m,), cached for repeated frames."""
+    import hashlib
+
+    from scipy.sparse import vstack
+    from scipy.spatial import cKDTree
+
+    key = (id(space), hashlib.blake2b(np.ascontiguousarray(points)).hexdigest(), sigma)
+    hit = _KERNELS.get(key)
+    if hit is not None and hit[0] is space:
+        return hit[1:]
     xq = np.asarray(space.quadrature_points, float).reshape(-1, points.shape[1])
     area = np.asarray(space.quadrature.weights, float).ravel()
-    mass = area * np.asarray(rho.quadrature_values(), float).ravel()
-    sigma = smooth * h
     tree = cKDTree(xq)
-    out = np.empty(points.shape[0])
-    step = 1 << 15
+    blocks, step = [], 1 << 15
     for s in range(0, points.shape[0], step):
         near = cKDTree(points[s : s + step]).sparse_distance_matrix(
             tree, 3.0 * sigma, output_type="coo_matrix"
         )
-        k = near.copy()
-        k.data = np.exp(-0.5 * (near.data / sigma) ** 2)
-        out[s : s + step] = (k @ mass) / np.maximum(k @ area, np.finfo(float).tiny)
-    return out * sphere_area(_dim(rho)) / float(rho.integrate())
+        near.data = np.exp(-0.5 * (near.data / sigma) ** 2)
+        blocks.append(near)
+    kernel = vstack(blocks, format="csr")
+    norm = np.maximum(kernel @ area, np.finfo(float).tiny)
+    while len(_KERNELS) >= 4:
+        _KERNELS.pop(next(iter(_KERNELS)))
+    _KERNELS[key] = (space, kernel, area, norm)
+    return kernel, area, norm
 
 
 def _grid(samples):
