@@ -72,3 +72,17 @@ def test_cosine_histograms_tokens_and_density():
     assert [a.get_title() for a in fig.axes] == ["$t = 0$", "$t = 1$"]
     with pytest.raises(ValueError, match="neither"):
         tokens.cosine_histograms(None, [0.0])
+
+
+def test_cosine_histogram_counts_every_pair_once_per_order():
+    from meanfield.plot.tokens import cosine_histogram
+
+    rng = np.random.default_rng(2)
+    x = mf.sample_sphere(300, 3, rng)
+    w = rng.random(300)
+    c = x @ x.T
+    i, j = np.nonzero(~np.eye(300, dtype=bool))  # all ordered pairs i != j
+    brute, _ = np.histogram(c[i, j], bins=40, range=(-1, 1), weights=w[i] * w[j], density=True)
+    edges, h = cosine_histogram(x, w, bins=40)
+    np.testing.assert_allclose(edges, np.linspace(-1, 1, 41))
+    np.testing.assert_allclose(h, brute, rtol=1e-10, atol=1e-12)
