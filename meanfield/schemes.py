@@ -583,7 +583,7 @@ class EmbeddedRK:
     Defaults ``rtol = 1e-3``, ``atol = 1e-6`` (SciPy's ``solve_ivp`` defaults): on the
     phase-diagram workload (n = 32, 256 starts, t to 30, benchmarks/phase_diagram_speed.py)
     positions come out to a few 1e-2 at worst and the clustered-pair fraction to ~1e-3, better
-    than the authors' Euler loop at dt = 0.1 at a fifth of its cost or less. Ask for less
+    than the authors' Euler loop at dt = 0.1 at a quarter of its cost or less. Ask for less
     (``rtol=1e-6``, ``atol=1e-8``) for quantitative trajectories.
 
     Attributes
