@@ -158,68 +158,273 @@ def pde_and_tokens(beta, cells, n, t):
     )
 
 
-def staircase_density(cells):
-    """The four-arc start as a DG density (p = 1): vMF bumps of width ~0.1, masses 4:1:1:3."""
+#: Gap (radians) between two clusters' centres below which they count as merged (part 3).
+MERGE_GAP = 0.05
+#: The S^2 start of part 3: four caps with the staircase's shares, off one great circle (the
+#: S^1 gaps 1.26, 1.87, 1.54 along the equator, latitudes alternating +-0.25 rad).
+LATITUDES = (0.25, -0.25, 0.25, -0.25)
+
+
+def staircase_centres(d: int) -> np.ndarray:
+    """Centres of the four arcs (d = 2) or caps (d = 3) of part 3, shape (4, d)."""
+    if d == 2:
+        return np.stack([np.cos(CENTRES), np.sin(CENTRES)], axis=1)
+    lat = np.array(LATITUDES)
+    return np.stack([np.cos(lat) * np.cos(CENTRES), np.cos(lat) * np.sin(CENTRES), np.sin(lat)], 1)
+
+
+def staircase_density(mesh, width: float = HALF_WIDTH):
+    """The staircase start as a DG density (p = 1): vMF bumps of ``width``, masses 4:1:1:3.
+
+    ``mesh`` is a SphereMesh, or an int: that many cells of the circle.
+    """
     from meanfield.initial import VonMisesFisher
 
-    centres = np.stack([np.cos(CENTRES), np.sin(CENTRES)], axis=1)
-    bumps = VonMisesFisher(centres=centres, kappa=[1.0 / HALF_WIDTH**2] * len(SHARES),
+    if isinstance(mesh, int | np.integer):
+        mesh = mf.SphereMesh.circle(int(mesh))
+    bumps = VonMisesFisher(centres=staircase_centres(mesh.points.shape[1]),
+                           kappa=[1.0 / width**2] * len(SHARES),
                            weights=np.array(SHARES) / sum(SHARES))  # fmt: skip
-    return mf.DG(mf.SphereMesh.circle(cells), 1).interpolate(bumps)
+    return mf.DG(mesh, 1).interpolate(bumps)
 
 
-def _clusters_of(x, w, beta):
-    """Counts, held mass, normalised energy and sum m_i^2 of one weighted configuration.
+def _group_centres(x, w, group, k):
+    """Unit weighted means of the k groups (``group[i]`` the group of point i); (k, d)."""
+    sums = np.stack([np.bincount(group, weights=w * x[:, j], minlength=k)
+                     for j in range(x.shape[1])], axis=1)  # fmt: skip
+    return sums / np.linalg.norm(sums, axis=1, keepdims=True)
 
-    Points lighter than 1e-3 of the mean mass are left out of the cluster search: the flow map
-    has quadrature points wherever the initial mesh had cells, also in the gaps where the
-    initial density is ~1e-40, and such massless points would chain two clusters together
-    before they merge (tokens are never there).
+
+def _closest_pair(c):
+    """Indices and geodesic distance of the two closest unit vectors among the rows of c."""
+    g = np.arccos(np.clip(c @ c.T, -1.0, 1.0))
+    g[np.diag_indices_from(g)] = np.inf
+    i, j = np.unravel_index(np.argmin(g), g.shape)
+    return int(i), int(j), float(g[i, j])
+
+
+def merge_times(t, frames, labels, gap: float = MERGE_GAP):
+    r"""Merge times of clusters followed through their particles, the same rule for any measure.
+
+    Tokens and a flow map's quadrature points are both Lagrangian: each keeps the label of the
+    initial bump it started in (``labels``). A cluster is a union of labels, its centre the
+    weighted mean of its particles (normalised). Two clusters merge when their centres come
+    closer than ``gap``; the time is interpolated linearly in log(gap) between outputs. Unlike a
+    cluster search at each output (single linkage), the centres do not depend on how many
+    particles sit in the thin tails between two clusters: the flow map keeps its quadrature
+    points there (masses down to 1e-40) and links two clusters long before their centres meet,
+    and more tokens do the same (measured: the first merge at beta = 4 came at t = 3.85 on the
+    density, 4.6-5.05 for 270 tokens, 4.20 for 2700, by linkage at 0.05; by the centres' gap
+    4.65, 4.50-5.05 and 4.65-4.70).
+
+    Parameters
+    ----------
+    t : ndarray, shape (T,)
+    frames : sequence of (x, w)
+        Points (n, d) and weights (n,) at every output; the same particles in the same order.
+    labels : ndarray of int, shape (n,)
+        Initial cluster 0..k-1 of every particle.
+    gap : float
+        Merging distance between centres, radians.
+
+    Returns
+    -------
+    times : list of float
+        The k - 1 merge times in order (nan: not by ``t[-1]``).
+    formed : float
+        First output at which every initial cluster's weighted RMS angular radius is below
+        ``gap`` (nan if never).
     """
-    w = w / w.sum()
-    heavy = w > 1e-3 / w.size
-    c = find_clusters(x[heavy], w[heavy], radius=RADIUS, min_mass=MIN_MASS)
-    return c.count, float(c.masses.sum()), normalised_energy(x, beta, w), float(np.sum(c.masses**2))
+    k = int(labels.max()) + 1
+    group = np.arange(k)  # current cluster of every label
+    times, formed, previous = [], np.nan, None
+    for ti, (x, w) in zip(t, frames, strict=True):
+        if np.isnan(formed):
+            c = _group_centres(x, w, labels, k)[labels]
+            r2 = np.bincount(labels, weights=w * np.arccos(np.clip(np.sum(x * c, 1), -1, 1)) ** 2)
+            if np.all(r2 / np.bincount(labels, weights=w) < gap**2):
+                formed = float(ti)
+        while True:
+            ids = np.unique(group)
+            if ids.size < 2:
+                break
+            remap = np.searchsorted(ids, group)[labels]
+            i, j, g = _closest_pair(_group_centres(x, w, remap, ids.size))
+            if g >= gap:
+                break
+            times.append(_crossing(previous, ti, g, ids[i], ids[j], group, labels, gap))
+            group[group == ids[j]] = ids[i]
+        previous = (ti, x, w)
+    return times + [np.nan] * (k - 1 - len(times)), formed
 
 
-def _staircase_run(configurations, beta):
-    rows = [_clusters_of(x, w, beta) for x, w in configurations]
-    counts, held, e, m2 = (np.array(v) for v in zip(*rows, strict=True))
-    return {"counts": counts, "held": held, "energy": e, "sum_m2": m2}
+def _crossing(previous, t1, g1, a, b, group, labels, gap):
+    """Time at which the centres of clusters a and b crossed ``gap`` (log-linear in time)."""
+    if previous is None:
+        return float(t1)
+    t0, x, w = previous
+    sel = np.isin(group[labels], (a, b))
+    two = (group[labels][sel] == b).astype(int)
+    c = _group_centres(x[sel], w[sel], two, 2)
+    g0 = float(np.arccos(np.clip(c[0] @ c[1], -1.0, 1.0)))
+    if not g0 > gap:
+        return float(t1)
+    return float(t0 + (t1 - t0) * np.log(g0 / gap) / np.log(g0 / max(g1, 1e-300)))
 
 
-def lagrangian_staircase(beta, cells_list, n_tokens, seeds, t, dt=0.05):
-    """Merge times of the Lagrangian density on each mesh and of tokens sampled from it.
+def _plateau_energies(t, frames, beta, times, formed):
+    """Normalised energy at the (geometric) middle of each plateau: from formation to merge 1,
+    between merges, and at the last output for the last plateau (nan where undefined)."""
+    ends = [formed, *times]
+    picks = [np.sqrt(a * b) for a, b in zip(ends[:-1], ends[1:], strict=True)] + [t[-1]]
+    picks[-1] = t[-1] if np.isfinite(ends[-1]) else np.nan
+    out = []
+    for s in picks:
+        if not np.isfinite(s):
+            out.append(np.nan)
+            continue
+        x, w = frames[int(np.argmin(np.abs(t - s)))]
+        out.append(normalised_energy(x, beta, w))
+    return out
+
+
+def _labels(x, d):
+    """Initial bump of every particle: the nearest centre."""
+    return np.argmax(x @ staircase_centres(d).T, axis=1)
+
+
+def stratified_sample(rho, n, rng):
+    """n tokens from the density ``rho``, exactly ``n * SHARES[k] / sum(SHARES)`` (rounded) of
+    them from bump k: draws from ``rho``, each assigned to its nearest bump centre, the first
+    ones kept per bump (rejection sampling of rho restricted to each bump's region).
+
+    Fixing the counts removes the multinomial noise of the bumps' masses (a light bump of 1/9
+    holds 0.111 +- 0.019 of 270 i.i.d. tokens), which the merge times amplify; the positions
+    within each bump stay a random sample of the density.
+    """
+    counts = np.round(n * np.array(SHARES) / sum(SHARES)).astype(int)
+    counts[-1] = n - counts[:-1].sum()
+    d, picked, have = rho.space.dim, [], np.zeros(len(SHARES), int)
+    while np.any(have < counts):
+        x = rho.sample(4 * n, rng)
+        lab = _labels(x, d)
+        for k in range(len(SHARES)):
+            take = x[lab == k][: counts[k] - have[k]]
+            picked.append(take)
+            have[k] += take.shape[0]
+    x = np.concatenate(picked)
+    return x[np.argsort(_labels(x, d), kind="stable")]
+
+
+def lagrangian_staircase(beta, meshes, n_tokens, seeds, t, method="dop853", dt=0.05,
+                         width=HALF_WIDTH, stratified=True):  # fmt: skip
+    """Merge times and plateau energies of the Lagrangian density on each mesh, and of tokens
+    sampled from it (mean and spread over seeds).
+
+    Parameters
+    ----------
+    meshes : sequence of SphereMesh or int
+        Coarse to fine (an int: a circle with that many cells); the tokens are drawn from the
+        density on the last one.
+    method : {"dop853", "rk4"}
+        Time scheme of both (adaptive DOP853 takes long steps on the plateaus; ``dt`` is RK4's
+        step or DOP853's bound).
 
     Returns
     -------
     dict
-        ``density``: {cells: merge times}; ``tokens``: merge times per seed (the tokens are
-        drawn from the density on the finest mesh and advanced by RK4 with the same dt);
-        ``token_mean`` and ``token_std`` per merge; ``density_cpu_s`` per mesh.
+        ``density``: merge times per mesh (a list in the order of ``meshes``); ``density_energy``:
+        plateau energies per mesh; ``density_cpu_s``; ``tokens``: merge times per seed (nan:
+        not by ``t[-1]``), ``token_mean``, ``token_std`` (over seeds) and
+        ``token_energy_mean``, ``token_energy_std``; ``formed``: formation time on the
+        finest mesh.
     """
     import time
 
-    k0 = len(SHARES)
-    out = {"beta": beta, "density": {}, "density_cpu_s": {}, "tokens": []}
-    for cells in cells_list:
-        rho0 = staircase_density(cells)
+    model = mf.Attention(beta)
+    out = {"beta": beta, "density": [], "density_energy": [], "density_cpu_s": [], "tokens": []}
+    for mesh in meshes:
+        rho0 = staircase_density(mesh, width)
+        d = rho0.space.dim
         cpu = time.process_time()
-        sol = mf.solve_density(mf.Attention(beta), rho0, t, scheme="lagrangian", dt=dt)
-        out["density_cpu_s"][cells] = time.process_time() - cpu
-        run = _staircase_run([r.quadrature_measure() for r in sol.densities], beta)
-        _, merges, _ = steps(t, run, k0)
-        out["density"][cells] = [None if k is None else float(t[k]) for k in merges]
-    x0 = np.stack([rho0.sample(n_tokens, np.random.default_rng([s, 7])) for s in seeds])
-    traj = mf.solve_particles(mf.Attention(beta), x0, t, dt=dt)
+        sol = mf.solve_density(model, rho0, t, scheme="lagrangian", method=method, dt=dt)
+        out["density_cpu_s"].append(time.process_time() - cpu)
+        frames = [(x, w / w.sum()) for x, w in (r.quadrature_measure() for r in sol.densities)]
+        times, formed = merge_times(t, frames, _labels(frames[0][0], d))
+        out["density"].append(times)
+        out["density_energy"].append(_plateau_energies(t, frames, beta, times, formed))
+    out["formed"] = formed
+    draw = stratified_sample if stratified else (lambda r, n, g: r.sample(n, g))
+    x0 = np.stack([draw(rho0, n_tokens, np.random.default_rng([s, 7])) for s in seeds])
+    cpu = time.process_time()
+    opts = {"dt": dt} if method == "rk4" else {}
+    traj = mf.solve_particles(model, x0, t, method=method, **opts)
+    out["token_cpu_s"] = time.process_time() - cpu
     w = np.full(n_tokens, 1.0 / n_tokens)
+    energies = []
     for b in range(len(seeds)):
-        run = _staircase_run([(x, w) for x in traj.x[:, b]], beta)
-        _, merges, _ = steps(t, run, k0)
-        out["tokens"].append([np.nan if k is None else float(t[k]) for k in merges])
-    tok = np.array(out["tokens"])
+        frames = [(x, w) for x in traj.x[:, b]]
+        times, formed = merge_times(t, frames, _labels(frames[0][0], d))
+        out["tokens"].append(times)
+        energies.append(_plateau_energies(t, frames, beta, times, formed))
+    tok, en = np.array(out["tokens"]), np.array(energies)
     out["token_mean"], out["token_std"] = tok.mean(axis=0).tolist(), tok.std(axis=0).tolist()
+    out["token_energy_mean"], out["token_energy_std"] = en.mean(0).tolist(), en.std(0).tolist()
     return out
+
+
+#: sum m_i^2 on the plateaus with 4, 3, 2, 1 clusters (shares 4:1:1:3, merge order as in part 1).
+PLATEAU_SUM_M2 = (27 / 81, 35 / 81, 41 / 81, 1.0)
+#: Part 3 final times per beta on S^1: about twice the tokens' last merge of part 1.
+LAGRANGIAN_T_END = {3.0: 30.0, 4.0: 80.0, 5.0: 250.0, 6.0: 800.0, 7.0: 2600.0, 8.0: 9000.0}
+
+
+def lagrangian_part(small: bool = False) -> list[dict]:
+    """Part 3 runs: S^1 (circle 64 and 128 cells; small: 32 and 64) for beta = 3..8 (small:
+    4), S^2 (icosphere 2 and 3, caps of width 0.2; small: 1 and 2, to t = 6) at beta = 4;
+    tokens stratified by bump, 6 seeds (small: 2), 2700 tokens (small: 270)."""
+    n, seeds = (270, range(2)) if small else (2700, range(6))
+    runs = []
+    for beta in [4.0] if small else [3.0, 4.0, 5.0, 6.0, 7.0, 8.0]:
+        t_end = 45.0 if small else LAGRANGIAN_T_END[beta]
+        t = np.concatenate(
+            [np.arange(0.0, 10.0, 0.05), np.geomspace(10.0, t_end, 60 if small else 300)]
+        )
+        meshes = (32, 64) if small else (64, 128)
+        r = lagrangian_staircase(beta, meshes, n, seeds, t, method="rk4" if small else "dop853")
+        runs.append({"sphere": "S^1", **r})
+    # small: only to the first merge (the second comes at t ~ 9)
+    levels, t_end = ((1, 2), 6.0) if small else ((2, 3), 150.0)
+    t = np.arange(0.0, 10.0, 0.05)
+    t = t[t <= t_end] if small else np.concatenate([t, np.geomspace(10.0, t_end, 200)])
+    meshes = [mf.SphereMesh.icosphere(level) for level in levels]
+    r = lagrangian_staircase(4.0, meshes, n, seeds, t, method="rk4", width=0.2)
+    runs.append({"sphere": "S^2", **r})
+    return runs
+
+
+def merge_table(rows) -> list[dict]:
+    """One line per (sphere, beta, merge): density times on two meshes, their relative
+    difference, tokens mean +- std, and whether the fine density's time is inside the spread."""
+    table = []
+    for r in rows:
+        coarse, fine = r["density"][0], r["density"][-1]
+        for j, (a, b) in enumerate(zip(coarse, fine, strict=True)):
+            m, s = r["token_mean"][j], r["token_std"][j]
+            table.append({"sphere": r["sphere"], "beta": r["beta"], "merge": j + 1,
+                          "coarse": a, "fine": b, "rel_diff": abs(a / b - 1.0),
+                          "token_mean": m, "token_std": s,
+                          "inside": bool(abs(b - m) <= s)})  # fmt: skip
+    return table
+
+
+def print_merge_table(table):
+    print(f"{'sphere':>6} {'beta':>4} {'merge':>5} {'coarse':>9} {'fine':>9} {'rel.diff':>8} "
+          f"{'tokens mean +- std':>20} inside")  # fmt: skip
+    for row in table:
+        print(f"{row['sphere']:>6} {row['beta']:>4g} {row['merge']:>5d} {row['coarse']:>9.4g} "
+              f"{row['fine']:>9.4g} {row['rel_diff']:>8.2e} {row['token_mean']:>11.4g} +- "
+              f"{row['token_std']:<7.3g} {'yes' if row['inside'] else 'NO'}")  # fmt: skip
 
 
 def main(small: bool = False, out: str | Path = "out/metastable_staircase") -> dict:
@@ -293,22 +498,15 @@ def main(small: bool = False, out: str | Path = "out/metastable_staircase") -> d
     _side_by_side(sol, traj, side, beta_pde, out / "pde_vs_tokens.png")
 
     # part 3: the Lagrangian density through every merge, on two meshes, against tokens
-    lag_betas, meshes, n_tok, seeds = (
-        ([4.0], (32, 64), 30, range(2)) if small else ([4.0, 5.0], (64, 128), 270, range(6))
-    )
-    results["lagrangian"] = []
-    for beta in lag_betas:
-        t_end = (45.0 if small else 60.0) if beta <= 4 else 200.0
-        tl = np.concatenate([np.arange(0.0, 10.0, 0.02), np.arange(10.0, t_end + 0.1, 0.1)])
-        r = lagrangian_staircase(beta, meshes, n_tok, seeds, tl)
-        results["lagrangian"].append(r)
-        dens = "; ".join(
-            f"{c} cells: " + ", ".join(f"{m:.3f}" for m in r["density"][c]) for c in meshes
-        )
-        tok = ", ".join(f"{m:.3f} +- {s:.3f}" for m, s in zip(r["token_mean"], r["token_std"],
-                                                                strict=True))  # fmt: skip
-        print(f"beta = {beta:g}, Lagrangian density merges at t = {dens}; tokens ({n_tok}, "
-              f"{len(seeds)} seeds) {tok}")  # fmt: skip
+    results["lagrangian"] = lagrangian_part(small)
+    results["merge_table"] = merge_table(results["lagrangian"])
+    print_merge_table(results["merge_table"])
+    for r in results["lagrangian"]:
+        print(f"{r['sphere']} beta = {r['beta']:g}: plateau energies, density "
+              + ", ".join(f"{e:.4f}" for e in r["density_energy"][-1]) + "; tokens "
+              + ", ".join(f"{m:.4f} +- {s:.4f}" for m, s in zip(r["token_energy_mean"],
+                                                                r["token_energy_std"], strict=True))
+              + f"; sum m_i^2 {', '.join(f'{v:.4f}' for v in PLATEAU_SUM_M2)}")  # fmt: skip
     return results
 
 
