@@ -31,12 +31,17 @@ Two parts:
    the density (DG p = 1 on a circle mesh) and tokens sampled from it (``pde_vs_tokens.png``).
    The PDE is not run to the merges: once clusters are narrower than a cell, distant clusters
    are pinned by the grid (see tests/test_long_runs.py).
-3. The Lagrangian density through the whole staircase (``lagrangian_staircase``): the
-   four-arc start as a density (von Mises–Fisher bumps of width 0.1 with masses 4 : 1 : 1 : 3)
-   followed by the flow-map solver (``solve_density(..., scheme="lagrangian")``), whose
-   clusters collapse to points and drift at their true speed, so every merge happens. Its
-   merge times on two meshes are compared with each other and with tokens sampled from the
-   same density (mean and spread over seeds).
+3. The Lagrangian density through the whole staircase (``lagrangian_part``): the four-arc
+   start as a density (von Mises–Fisher bumps of width 0.1 with masses 4 : 1 : 1 : 3) followed
+   by the flow-map solver (``solve_density(..., scheme="lagrangian")``), whose clusters
+   collapse to points and drift at their true speed, so every merge happens; on S^1 for
+   beta = 3..8 on 64 and 128 cells, and on S^2 from four caps (width 0.2) at the same
+   longitudes, latitudes +-0.25, on icosphere(2) and (3). Merge times (``merge_times``: two
+   clusters, followed through the particles that started in them, merge when their centres
+   come within ``MERGE_GAP``; the same rule for quadrature points and tokens) and plateau
+   energies on both meshes, against tokens drawn from the density with each bump's share
+   fixed (mean and spread over seeds); a table says whether each density time is inside the
+   tokens' spread.
 
     python examples/metastable_staircase.py
 """
