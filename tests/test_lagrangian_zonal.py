@@ -292,3 +292,19 @@ def test_beta_up_to_1000_in_d_1024_stays_finite(beta, normalized):
         )
     if normalized:  # SA: speeds of order one, nothing collapses in 0.02
         assert np.all(np.isfinite(sol[-1].quadrature_values()))
+
+
+def test_the_0f1_series_against_closed_forms_and_its_contiguous_relation():
+    from meanfield.field.zonal import hyp0f1_series
+
+    z = np.array([0.0, 1e-6, 0.3, 20.25, 625.0])
+    r = 2 * np.sqrt(z)
+    np.testing.assert_allclose(hyp0f1_series(0.5, z), np.cosh(r), rtol=2e-15)
+    np.testing.assert_allclose(hyp0f1_series(1.5, z[1:]), np.sinh(r[1:]) / r[1:], rtol=2e-15)
+    # F(b - 1) - F(b) = z F(b + 1) / (b (b - 1)), at the order of d = 1024 (SciPy's hyp0f1 is
+    # good to ~1e-12 there)
+    b = 512.5
+    lhs = hyp0f1_series(b - 1, z) - hyp0f1_series(b, z)
+    rhs = z * hyp0f1_series(b + 1, z) / (b * (b - 1))
+    # the left side cancels: to a few ulps of F(b)
+    assert np.all(np.abs(lhs - rhs) <= 4 * np.finfo(float).eps * hyp0f1_series(b, z))
