@@ -33,6 +33,11 @@ with the bracket :math:`B = s' - b s (1 - s'^2) R(|a|)` and the scaled kernel
 from the exponentially scaled Bessel function ``scipy.special.ive``, so nothing overflows for
 :math:`\beta` up to 1000 and d up to 1024 and beyond. The SA average is a max-shifted softmax
 over sources; :math:`\dot\theta` vanishes at the poles exactly.
+
+:class:`ZonalField` serves fixed targets and sources (the Eulerian scheme, kernel tables kept);
+:class:`ZonalFlow` gives :math:`\dot\theta` and :math:`\partial_\theta\dot\theta` for moving
+ones (the Lagrangian scheme's log J), with the Bessel functions from Chebyshev tables of the
+exact series (:func:`bessel_table`).
 """
 
 from __future__ import annotations
