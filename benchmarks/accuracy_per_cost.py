@@ -72,8 +72,8 @@ fit, marked ``extrap.`` below the smallest particle error measured), the ratios 
 
 Run::
 
-    python benchmarks/accuracy_per_cost.py              # both spheres (~15 CPU minutes)
-    python benchmarks/accuracy_per_cost.py --quick      # smaller references and n (~3 minutes)
+    python benchmarks/accuracy_per_cost.py              # both spheres (~45 min wall at load 8)
+    python benchmarks/accuracy_per_cost.py --quick      # smaller references and n (~10 min)
     python benchmarks/accuracy_per_cost.py --sphere 2 --quick
 """
 
