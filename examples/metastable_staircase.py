@@ -512,6 +512,7 @@ def main(small: bool = False, out: str | Path = "out/metastable_staircase") -> d
               + ", ".join(f"{m:.4f} +- {s:.4f}" for m, s in zip(r["token_energy_mean"],
                                                                 r["token_energy_std"], strict=True))
               + f"; sum m_i^2 {', '.join(f'{v:.4f}' for v in PLATEAU_SUM_M2)}")  # fmt: skip
+    _merge_figure(results["lagrangian"], out / "lagrangian_merges.png")
     return results
 
 
@@ -541,6 +542,36 @@ def _staircase_figure(t, runs, results, path):
         c.set_xlabel(r"$\beta$")
         c.set_ylabel("plateau length")
         c.legend(loc="upper left")
+    plot.save(fig, path)
+
+
+def _merge_figure(runs, path):
+    """Merge times against beta: the Lagrangian density on both meshes (lines, markers) and the
+    tokens' mean +- std over seeds (error bars), S^1 and S^2; one column."""
+    with plot.print_style():
+        fig = plot.figure(plot.COLUMN, aspect=1.05)
+        ax = fig.subplots()
+        for sphere, marker in (("S^1", "o"), ("S^2", "s")):
+            rows = [r for r in runs if r["sphere"] == sphere]
+            if not rows:
+                continue
+            betas = np.array([r["beta"] for r in rows])
+            for j in range(len(SHARES) - 1):
+                fine = np.array([r["density"][-1][j] for r in rows])
+                coarse = np.array([r["density"][0][j] for r in rows])
+                mean = np.array([r["token_mean"][j] for r in rows])
+                std = np.array([r["token_std"][j] for r in rows])
+                colour = f"C{j}"  # one colour per merge, one marker per sphere
+                ax.plot(betas, fine, marker + "-", ms=3, mfc="none", color=colour,
+                        label=f"${sphere}$, merge {j + 1}")  # fmt: skip
+                ax.plot(betas, coarse, "x", ms=3, color=colour)
+                ax.errorbar(betas + 0.06, mean, yerr=std, fmt=".", ms=2, capsize=1.5,
+                            color=colour)  # fmt: skip
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$\beta$")
+        ax.set_ylabel("merge time")
+        ax.set_title("density (fine: line, coarse: x), tokens (bars)")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     plot.save(fig, path)
 
 

@@ -67,7 +67,7 @@ def test_metastable_staircase_small(tmp_path):
     table = res["merge_table"]
     assert [(r["sphere"], r["merge"]) for r in table][:4] == [("S^1", 1), ("S^1", 2), ("S^1", 3),
                                                               ("S^2", 1)]  # fmt: skip
-    for name in ["staircase.png", "pde_vs_tokens.png"]:
+    for name in ["staircase.png", "pde_vs_tokens.png", "lagrangian_merges.png"]:
         assert (tmp_path / name).stat().st_size > 10_000, name
 
 
