@@ -279,9 +279,12 @@ def _crossing(previous, t1, g1, a, b, group, labels, gap):
 
 def _plateau_energies(t, frames, beta, times, formed):
     """Normalised energy at the (geometric) middle of each plateau: from formation to merge 1,
-    between merges, and at the last output for the last plateau (nan where undefined)."""
+    between merges, and at the last output for the last plateau (nan where undefined, and for
+    the first plateau when the first merge comes before formation)."""
     ends = [formed, *times]
-    picks = [np.sqrt(a * b) for a, b in zip(ends[:-1], ends[1:], strict=True)] + [t[-1]]
+    # a plateau that has not begun before it ends (the first merge during formation) has none
+    picks = [np.sqrt(a * b) if a < b else np.nan for a, b in zip(ends[:-1], ends[1:], strict=True)]
+    picks.append(t[-1])
     picks[-1] = t[-1] if np.isfinite(ends[-1]) else np.nan
     out = []
     for s in picks:
