@@ -396,7 +396,7 @@ def lagrangian_part(small: bool = False) -> list[dict]:
     for beta in [4.0] if small else [3.0, 4.0, 5.0, 6.0, 7.0, 8.0]:
         t_end = 45.0 if small else LAGRANGIAN_T_END[beta]
         t = np.concatenate(
-            [np.arange(0.0, 10.0, 0.05), np.geomspace(10.0, t_end, 60 if small else 300)]
+            [np.arange(0.0, 10.0, 0.05), np.geomspace(10.0, t_end, 60 if small else 1200)]
         )
         meshes = (32, 64) if small else (64, 128)
         r = lagrangian_staircase(beta, meshes, n, seeds, t, method="rk4" if small else "dop853")
