@@ -443,26 +443,39 @@ def _group_by_seed(rows):
     return groups
 
 
-def _controlled_mean(w, w0, expected0):
-    r"""Control-variate mean of w with the paired t = 0 distances w0, whose mean is known:
-    :math:`\bar w - b(\bar w_0 - \mathbb{E}w_0)`, b the regression coefficient of w on w0;
-    returns (mean, standard error of the residual mean)."""
-    var0 = np.var(w0, ddof=1)
-    b = np.cov(w, w0, ddof=1)[0, 1] / var0 if var0 > 0 else 0.0
-    resid = w - b * w0
-    return w.mean() - b * (w0.mean() - expected0), resid.std(ddof=2) / np.sqrt(w.size)
+def _pooled_coefficient(per_n) -> float:
+    r"""Regression coefficient of :math:`\sqrt n W_t` on :math:`\sqrt n W_0`, pooled over n
+    (each n centred on its own means); 0 if undefined."""
+    num = den = 0.0
+    for n, (w, w0, _) in per_n.items():
+        if w.size > 1:
+            u, v = np.sqrt(n) * (w - w.mean()), np.sqrt(n) * (w0 - w0.mean())
+            num, den = num + u @ v, den + v @ v
+    return num / den if den > 0 else 0.0
+
+
+def _controlled(per_n, b) -> dict:
+    r"""{n: (control-variate mean :math:`\bar W_t - b(\bar W_0 - \mathbb{E}W_0)`, its
+    standard error)}."""
+    out = {}
+    for n, (w, w0, e0) in per_n.items():
+        resid = w - b * w0
+        out[n] = (w.mean() - b * (w0.mean() - e0), _se(resid))
+    return out
 
 
 def summarize_zonal_mean_field(rows, bootstrap=0, rng=None, expected=None) -> dict:
     r"""Mean distance per (d, t, n) with its standard error, and the fitted slopes.
 
     Besides the plain mean over seeds, where ``expected`` gives the exact mean t = 0 distance
-    (:func:`expected_sampling_distance`) the control-variate mean
-    :math:`\bar W_t - b(\bar W_0 - \mathbb{E}W_0)` is given too (b the regression coefficient
-    of :math:`W_t` on the same seed's :math:`W_0`): unbiased up to O(1/seeds) like the plain
-    mean, with the variance reduced by :math:`1 - r^2` (r their correlation), because most of a
-    run's distance is the sampling error it starts with (chiefly the split of the mass between
-    the caps). The mean signed error of the mean of s, :math:`\overline{\langle s\rangle_n -
+    (:func:`expected_sampling_distance`) for every n, the control-variate mean
+    :math:`\bar W_t - b(\bar W_0 - \mathbb{E}W_0)` is given too: :math:`W_0` is the same
+    seed's t = 0 distance and b the regression coefficient of :math:`\sqrt n W_t` on
+    :math:`\sqrt n W_0` pooled over all n (one b per d and t, so that a few seeds at large n
+    do not have to estimate it). For any fixed b it is unbiased like the plain mean, with the
+    variance reduced by :math:`1 - r^2` (r the correlation), because most of a run's distance
+    is the sampling error it starts with (chiefly the split of the mass between the caps). The
+    mean signed error of the mean of s, :math:`\overline{\langle s\rangle_n -
     \langle s\rangle_\rho}`, estimates the finite-n bias of the token system.
 
     Parameters
@@ -470,7 +483,8 @@ def summarize_zonal_mean_field(rows, bootstrap=0, rng=None, expected=None) -> di
     rows : list of dict
         :func:`zonal_token_run` rows (any d, n, seeds, times).
     bootstrap : int
-        Resamples of the seeds (independently per n) for the slopes' standard errors; 0: none.
+        Resamples of the seeds (independently per n, b refitted each time) for the slopes'
+        standard errors; 0: none.
     rng : int, numpy.random.Generator or None
         For the bootstrap.
     expected : dict, optional
@@ -481,8 +495,9 @@ def summarize_zonal_mean_field(rows, bootstrap=0, rng=None, expected=None) -> di
     dict
         ``table``: list of ``d, t, n, seeds, mean, se`` (se = sample std / sqrt(seeds)),
         ``cv_mean, cv_se`` (NaN without ``expected`` or at t = 0), ``bias, bias_se`` (mean of
-        s); ``slopes``: {d: {t: {"slope", "se", "cv_slope", "cv_se"}}}, fitted by ``np.polyfit``
-        to log mean distance against log n, se the bootstrap standard deviation (NaN without).
+        s); ``slopes``: {d: {t: {"slope", "se", "cv_slope", "cv_se", "b"}}}, fitted by
+        ``np.polyfit`` to log mean distance against log n, se the bootstrap standard deviation
+        (NaN without).
     """
     from .mean_field import fit_slope
 
@@ -495,36 +510,37 @@ def summarize_zonal_mean_field(rows, bootstrap=0, rng=None, expected=None) -> di
         for t, by_seed in sorted(by_t.items()):
             seeds = sorted(by_seed)
             w = np.array([by_seed[k]["distance"] for k in seeds])
-            w0 = np.array([by_t[0.0][k]["distance"] for k in seeds]) if 0.0 in by_t else None
+            w0 = np.array([by_t[0.0][k]["distance"] for k in seeds]) if 0.0 in by_t else w
             bias = np.array([by_seed[k]["mean_s"] - by_seed[k]["pde_mean_s"] for k in seeds])
-            e0 = expected.get((d, n))
-            row = {"d": d, "t": t, "n": n, "seeds": w.size, "mean": w.mean(),
-                   "se": _se(w), "cv_mean": np.nan, "cv_se": np.nan,
-                   "bias": bias.mean(), "bias_se": _se(bias)}  # fmt: skip
-            if e0 is not None and t != 0.0 and w0 is not None and w.size > 2:
-                row["cv_mean"], row["cv_se"] = _controlled_mean(w, w0, e0)
-            table.append(row)
-            samples.setdefault((d, t), {})[n] = (w, w0, e0)
+            table.append({"d": d, "t": t, "n": n, "seeds": w.size, "mean": w.mean(),
+                          "se": _se(w), "cv_mean": np.nan, "cv_se": np.nan,
+                          "bias": bias.mean(), "bias_se": _se(bias)})  # fmt: skip
+            samples.setdefault((d, t), {})[n] = (w, w0, expected.get((d, n)))
     slopes = {}
     for (d, t), per_n in sorted(samples.items()):
+        controlled = t != 0.0 and all(e0 is not None for _, _, e0 in per_n.values())
+        b = _pooled_coefficient(per_n) if controlled else np.nan
+        if controlled:
+            for r in table:
+                if (r["d"], r["t"]) == (d, t):
+                    r["cv_mean"], r["cv_se"] = _controlled(per_n, b)[r["n"]]
         if len(per_n) < 2:
             continue
         ns = sorted(per_n)
         out = {"slope": fit_slope(ns, [per_n[n][0].mean() for n in ns]), "se": np.nan,
-               "cv_slope": np.nan, "cv_se": np.nan}  # fmt: skip
-        controlled = t != 0.0 and all(per_n[n][2] is not None and per_n[n][0].size > 2
-                                      for n in ns)  # fmt: skip
+               "cv_slope": np.nan, "cv_se": np.nan, "b": b}  # fmt: skip
         if controlled:
-            out["cv_slope"] = fit_slope(ns, [_controlled_mean(*per_n[n])[0] for n in ns])
+            cv = _controlled(per_n, b)
+            out["cv_slope"] = fit_slope(ns, [cv[n][0] for n in ns])
         boots, cv_boots = [], []
         for _ in range(bootstrap):
             picks = {n: rng.integers(0, per_n[n][0].size, per_n[n][0].size) for n in ns}
-            boots.append(fit_slope(ns, [per_n[n][0][picks[n]].mean() for n in ns]))
+            resample = {n: (w[picks[n]], w0[picks[n]], e0) for n, (w, w0, e0) in per_n.items()}
+            boots.append(fit_slope(ns, [resample[n][0].mean() for n in ns]))
             if controlled:
-                means = [_controlled_mean(per_n[n][0][picks[n]], per_n[n][1][picks[n]],
-                                          per_n[n][2])[0] for n in ns]  # fmt: skip
-                if min(means) > 0:
-                    cv_boots.append(fit_slope(ns, means))
+                cv = _controlled(resample, _pooled_coefficient(resample))
+                if min(m for m, _ in cv.values()) > 0:
+                    cv_boots.append(fit_slope(ns, [cv[n][0] for n in ns]))
         if bootstrap > 1:
             out["se"] = float(np.std(boots, ddof=1))
         if len(cv_boots) > 1:
@@ -552,5 +568,6 @@ def zonal_mean_field_table(summary) -> str:
     for d, by_t in summary["slopes"].items():
         for t, s in by_t.items():
             lines.append(f"d = {d}, t = {t:g}: slope {s['slope']:+.3f} +- {s['se']:.3f}; "
-                         f"control variate {s['cv_slope']:+.3f} +- {s['cv_se']:.3f}")  # fmt: skip
+                         f"control variate {s['cv_slope']:+.3f} +- {s['cv_se']:.3f} "
+                         f"(b = {s['b']:.2f})")  # fmt: skip
     return "\n".join(lines)
