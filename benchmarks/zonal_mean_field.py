@@ -29,6 +29,7 @@ import numpy as np
 
 from meanfield.compare import polar_wasserstein
 from meanfield.solve import solve_particles
+from meanfield.studies.mean_field import fit_slope
 from meanfield.studies.zonal import (
     expected_sampling_distance,
     summarize_zonal_mean_field,
@@ -91,7 +92,12 @@ def checks(setups, dt, n_dt=4000):
 
 
 def sampling_reference(expected, summary):
-    """Mean W1 at t = 0 against its exact expectation."""
+    """Mean W1 at t = 0 against its exact expectation, and the exact t = 0 slope."""
+    for d in sorted({d for d, _ in expected}):
+        ns = sorted(n for dd, n in expected if dd == d)
+        if len(ns) > 1:
+            slope = fit_slope(ns, [expected[(d, n)] for n in ns])
+            print(f"d = {d}: exact mean t = 0 W1 falls like n^{slope:.4f} over n = {ns}")
     for r in summary["table"]:
         if r["t"] == 0.0:
             exact = expected[(r["d"], r["n"])]
