@@ -41,7 +41,7 @@ from meanfield.studies.zonal import (
 #: Seeds per n, per d (the cost of a run grows like n^2 d; more seeds where it is cheap).
 SEEDS = {
     8: {250: 32, 500: 32, 1000: 32, 2000: 32, 4000: 16, 8000: 12, 16000: 8},
-    128: {250: 24, 500: 24, 1000: 24, 2000: 16, 4000: 8, 8000: 3, 16000: 4},
+    128: {250: 24, 500: 24, 1000: 24, 2000: 16, 4000: 8, 8000: 3, 16000: 3},
 }
 #: RK4 step per d (its effect on W1 is printed by the time-step check).
 DT = {8: 0.25, 128: 0.5}
