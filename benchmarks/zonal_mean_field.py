@@ -12,11 +12,11 @@ t = 0 distance against its exact expectation (binomial; the pure-sampling refere
 
 Runs are scheduled round-robin over seeds (pass k runs seed k for every (d, n) that asks for
 more than k seeds, small n first), each appended to a JSON-lines log as it finishes, so a run
-cut short still has balanced seeds and ``--resume`` continues it.
+cut short still has balanced seeds, and running again with the same ``--log`` continues it.
 
     OMP_NUM_THREADS=1 nice python benchmarks/zonal_mean_field.py --log zonal_mf.jsonl
     python benchmarks/zonal_mean_field.py --log zonal_mf.jsonl --summary   # table only
-    python benchmarks/zonal_mean_field.py --quick                          # ~1 minute
+    python benchmarks/zonal_mean_field.py --quick                          # ~10 s
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from meanfield.studies.zonal import (
 #: Seeds per n, per d (the cost of a run grows like n^2 d; more seeds where it is cheap).
 SEEDS = {
     8: {250: 32, 500: 32, 1000: 32, 2000: 32, 4000: 16, 8000: 16, 16000: 16},
-    128: {250: 24, 500: 24, 1000: 24, 2000: 16, 4000: 8, 8000: 5, 16000: 4},
+    128: {250: 24, 500: 24, 1000: 24, 2000: 16, 4000: 8, 8000: 6, 16000: 6},
 }
 #: RK4 step per d (its effect on W1 is printed by the time-step check).
 DT = {8: 0.25, 128: 0.5}
