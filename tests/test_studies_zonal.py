@@ -123,3 +123,26 @@ def test_tokens_in_r8_approach_the_zonal_pde_like_n_to_the_minus_half():
     assert abs(res["pde_mass"] - 1.0) < 1e-12
     assert all(r["distance"] > 0 for r in res["rows"])
     assert {r["t"] for r in res["rows"]} == {0.0, 1.0, 2.0}
+
+
+def test_control_variate_summary_on_exact_data():
+    # W_1 = 2 W_0 for every seed: b = 2, the controlled mean is 2 E W_0 with no error, and
+    # with E W_0 = 0.5 / sqrt(n) its slope is -1/2 whatever the seeds drew
+    rng = np.random.default_rng(1)
+    rows = []
+    for n in (100, 400, 1600):
+        for seed in range(5):
+            w0 = rng.uniform(0.2, 1.0) / np.sqrt(n)
+            for t, w in ((0.0, w0), (1.0, 2 * w0)):
+                rows.append({"d": 8, "n": n, "seed": seed, "t": t, "distance": w,
+                             "mean_s": 0.1, "pde_mean_s": 0.1})  # fmt: skip
+    expected = {(8, n): 0.5 / np.sqrt(n) for n in (100, 400, 1600)}
+    summary = summarize_zonal_mean_field(rows, bootstrap=20, rng=0, expected=expected)
+    s = summary["slopes"][8][1.0]
+    assert abs(s["b"] - 2) < 1e-12 and abs(s["cv_slope"] + 0.5) < 1e-12 and s["cv_se"] < 1e-12
+    for r in summary["table"]:
+        if r["t"] == 1.0:
+            assert abs(r["cv_mean"] - 1 / np.sqrt(r["n"])) < 1e-15 and r["cv_se"] < 1e-15
+            assert r["seeds"] == 5 and r["bias"] == 0.0
+    assert np.isnan(summary["slopes"][8][0.0]["cv_slope"])  # t = 0 is the control itself
+    assert "slope" in zonal_mean_field_table(summary)
