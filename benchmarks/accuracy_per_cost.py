@@ -176,6 +176,17 @@ def particle_run(rho0, n, seed, t_end=T_END, field="auto"):
     return x, time.process_time() - cpu
 
 
+def print_step_error(x0, beta, distance, name):
+    """Print the tokens' time error: default steps against DOP853 from the same start."""
+    default = mf.solve_particles(mf.Attention(beta), x0, [0.0, T_END]).x[-1]
+    tight = mf.solve_particles(mf.Attention(beta), x0, [0.0, T_END], method="dop853").x[-1]
+    print(
+        f"time error of the tokens' default steps (n = {len(x0)}): {name}(default, DOP853) = "
+        f"{distance(default, tight):.1e}, largest position error "
+        f"{np.abs(default - tight).max():.1e}\n"
+    )
+
+
 def fit(x, y):
     """Slope and intercept of log y against log x."""
     s, a = np.polyfit(np.log(x), np.log(y), 1)
@@ -218,14 +229,7 @@ def run(quick=False, out=None):
             x, cpu = particle_run(ref0, n, 0, field=field)
             rows.append({"solver": "particles", "size": n, "degree": None, "field": field,
                          "w1": mf.wasserstein(x, ref_grid), "w1_sd": 0.0, "cpu": cpu})  # fmt: skip
-    x0 = ref0.sample(ns[-1], np.random.default_rng(0))
-    default = mf.solve_particles(mf.Attention(BETA), x0, [0.0, T_END]).x[-1]
-    tight = mf.solve_particles(mf.Attention(BETA), x0, [0.0, T_END], method="dop853").x[-1]
-    print(
-        f"time error of the tokens' default steps (n = {ns[-1]}): W1(default, DOP853) = "
-        f"{mf.wasserstein(default, tight):.1e}, largest position error "
-        f"{np.abs(default - tight).max():.1e}\n"
-    )
+    print_step_error(ref0.sample(ns[-1], np.random.default_rng(0)), BETA, mf.wasserstein, "W1")
     cells_of = {
         0: [8, 16, 32, 64, 128, 256, 512],
         1: [8, 16, 32, 64, 128, 256],
@@ -527,14 +531,7 @@ def run_s2(quick=False, out=None):
             rows.append({"solver": "particles", "size": n, "degree": None, "field": field,
                          "w1": metric.between(metric.histograms(x), H), "w1_sd": 0.0,
                          "cpu": cpu})  # fmt: skip
-    x0 = ref0.sample(ns[-3], np.random.default_rng(0))
-    default = mf.solve_particles(mf.Attention(BETA2), x0, [0.0, T_END]).x[-1]
-    tight = mf.solve_particles(mf.Attention(BETA2), x0, [0.0, T_END], method="dop853").x[-1]
-    print(
-        f"time error of the tokens' default steps (n = {ns[-3]}): SSW1(default, DOP853) = "
-        f"{metric(default, tight):.1e}, largest position error "
-        f"{np.abs(default - tight).max():.1e}\n"
-    )
+    print_step_error(ref0.sample(ns[-3], np.random.default_rng(0)), BETA2, metric, "SSW1")
     for lev in (1, 2) if quick else (1, 2, 3):
         for field in ("spectral", "ducc"):
             rho, cpu = pde_run_s2(lev, 1, field)
