@@ -11,15 +11,9 @@ import numpy as np
 import pytest
 
 import meanfield as mf
+from meanfield.app.cli import main
 
-if (Path(mf.__file__).parent / "app" / "cli.py").is_file():
-    from meanfield.app.cli import main
-
-    CLI_MODULE = "meanfield.app.cli"
-else:  # before the layout
-    from meanfield.cli import main
-
-    CLI_MODULE = "meanfield.cli"
+CLI_MODULE = "meanfield.app.cli"
 
 TINY = """
 name = "tiny"
